@@ -239,3 +239,8 @@ class PatientData:
     procedures: Sequence[JsonObject] = ()
     #: notes from fetching (e.g. page cap hit) that the engine passes through
     fetch_notes: tuple[DataQualityNote, ...] = field(default=())
+
+
+#: System URI of the outcome codes in ``card.source.topic``: the service's own, stable
+#: across deployments (EHR analytics and the feedback report group by it).
+OUTCOME_CODE_SYSTEM = "urn:msc-liver-screening:screening-outcome"
