@@ -90,11 +90,16 @@ class Settings:
     # --- HTTP limits ----------------------------------------------------------
     max_body_bytes: int = 5 * 1024 * 1024
     max_json_depth: int = 64
+    #: most FHIR resources accepted in a hook's ``prefetch`` (each Bundle entry and each
+    #: single resource counts one); more -> 400
+    max_prefetch_entries: int = 5000
     cors_allowed_origins: tuple[str, ...] = ()
 
     # --- FHIR access ----------------------------------------------------------
     #: FHIR base URLs the service may call (normalised prefix match)
     allowed_fhir_servers: tuple[str, ...] = ()
+    #: IP networks (CIDR) an allowed FHIR server may be in although private/loopback/link-local
+    allowed_private_fhir_networks: tuple[str, ...] = ()
     #: one deadline for all FHIR queries of a hook, in seconds
     hook_deadline_seconds: float = 2.0
     fhir_max_pages: int = 20
@@ -136,8 +141,14 @@ class Settings:
             dev_mode=_bool(e, "CDS_DEV_MODE", d.dev_mode),
             max_body_bytes=_int(e, "CDS_MAX_BODY_BYTES", d.max_body_bytes, minimum=1024),
             max_json_depth=_int(e, "CDS_MAX_JSON_DEPTH", d.max_json_depth, minimum=8),
+            max_prefetch_entries=_int(
+                e, "CDS_MAX_PREFETCH_ENTRIES", d.max_prefetch_entries, minimum=1
+            ),
             cors_allowed_origins=_list(e, "CDS_CORS_ALLOWED_ORIGINS", d.cors_allowed_origins),
             allowed_fhir_servers=_list(e, "CDS_ALLOWED_FHIR_SERVERS", d.allowed_fhir_servers),
+            allowed_private_fhir_networks=_list(
+                e, "CDS_ALLOWED_PRIVATE_FHIR_NETWORKS", d.allowed_private_fhir_networks
+            ),
             hook_deadline_seconds=_float(e, "CDS_HOOK_DEADLINE_SECONDS", d.hook_deadline_seconds),
             fhir_max_pages=_int(e, "CDS_FHIR_MAX_PAGES", d.fhir_max_pages, minimum=1),
             fhir_max_resources=_int(e, "CDS_FHIR_MAX_RESOURCES", d.fhir_max_resources, minimum=1),
