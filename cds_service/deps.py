@@ -37,3 +37,7 @@ class Dependencies:
     store: Any = None
     #: request authenticator (cds_service.security); None: built from settings
     authenticator: Any = None
+    #: clinical engine (cds_service.clinical.ClinicalEngine); None: ClinicalEngine.load()
+    engine: Any = None
+    #: card renderer (cds_service.cards.CardRenderer); None: CardRenderer.load()
+    renderer: Any = None
