@@ -9,8 +9,8 @@ Rules (outside dev mode):
 * the URL must match an operator-configured base URL (``settings.allowed_fhir_servers``)
   by *normalised prefix*: scheme, host and port equal (lower-cased, default ports removed),
   and the path starts with the allowed path on a segment boundary;
-* ``https`` only; no user-info (``user:pass@``), no query or fragment on a base URL, no
-  dot-segments or back-slashes in the path;
+* ``https`` only; no user-info (``user:pass@``), no fragment, no dot-segments, encoded
+  slashes or back-slashes in the path (a query is allowed: full request URLs are checked);
 * hosts that are loopback, private, link-local, reserved, multicast or unspecified IP
   addresses (in any spelling, e.g. ``2130706433`` or ``0x7f.1``) and ``localhost`` names are
   refused unless the address lies in ``settings.allowed_private_fhir_networks``.
@@ -132,8 +132,10 @@ def parse_server_url(url: str, *, allow_query: bool = False) -> ServerUrl:
         raise FhirServerNotAllowed("fhirServer must be an http(s) URL")
     if "@" in parts.netloc:
         raise FhirServerNotAllowed("fhirServer must not contain user information")
-    if not allow_query and (parts.query or parts.fragment or url.endswith(("?", "#"))):
-        raise FhirServerNotAllowed("fhirServer must not contain a query or fragment")
+    if parts.fragment or "#" in url:
+        raise FhirServerNotAllowed("fhirServer must not contain a fragment")
+    if not allow_query and (parts.query or url.endswith("?")):
+        raise FhirServerNotAllowed("fhirServer must not contain a query")
     raw_host = (parts.hostname or "").rstrip(".")
     if not raw_host:
         raise FhirServerNotAllowed("fhirServer has no host")
@@ -227,7 +229,9 @@ class FhirServerPolicy:
 
     def check(self, url: str) -> ServerUrl:
         """Raise FhirServerNotAllowed unless ``url`` may be called; return it normalised."""
-        target = parse_server_url(url)
+        # A query is allowed: callers check full request URLs (base + "/Observation?...");
+        # it does not change where the request goes.
+        target = parse_server_url(url, allow_query=True)
         self._check_target(target)
         return target
 
@@ -237,7 +241,7 @@ class FhirServerPolicy:
         It must stay under the same base URL (same origin, path prefix), and pass :meth:`check`
         rules, so the bearer token is only ever sent where it was meant to go.
         """
-        base = parse_server_url(base_url)
+        base = parse_server_url(base_url, allow_query=True)
         target = parse_server_url(urljoin(base_url.rstrip("/") + "/", url), allow_query=True)
         if target.origin != base.origin:
             raise FhirServerNotAllowed("the FHIR server sent the service to another origin")

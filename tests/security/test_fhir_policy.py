@@ -33,6 +33,7 @@ def policy(dev: bool = False, **changes: object) -> FhirServerPolicy:
         "https://fhir.example.org./R4",
         "https://fhir.example.org/R4/Patient",
         "https://ehr.example.com:8443/api/FHIR/R4",
+        "https://fhir.example.org/R4/Observation?patient=1&code=http://loinc.org|1742-6",
     ],
 )
 def test_allowed_urls_pass(url: str) -> None:
@@ -53,8 +54,8 @@ def test_allowed_urls_pass(url: str) -> None:
         ("https://fhir.example.org@evil.test/R4", "user information"),
         ("https://fhir.example.org/R4/../admin", "dot-segments"),
         ("https://fhir.example.org/R4/%2e%2e/admin", "dot-segments"),
-        ("https://fhir.example.org/R4?x=1", "query"),
-        ("https://fhir.example.org/R4#x", "query"),
+        ("https://fhir.example.org/R4#x", "fragment"),
+        ("https://fhir.example.org/R4x?y=/R4", "list of allowed"),
         ("https://fhir.example.org\\@evil.test/R4", "back-slashes"),
         ("ftp://fhir.example.org/R4", "http(s)"),
         ("file:///etc/passwd", "http(s)"),
