@@ -113,6 +113,7 @@ class AuditWriter(Generic[T]):
                 self._queue = queue.Queue(self._maxsize)
                 self._thread = None
                 self._closing = False
+                self.lost = self.written = 0
                 if self._on_fork is not None:
                     self._on_fork()
             if self._thread is None and not self._closing:
