@@ -41,6 +41,8 @@ class Limits:
     deadline_seconds: float
     max_pages: int
     max_resources: int
+    #: most resources accepted in one request's prefetch (CDS_MAX_PREFETCH_ENTRIES)
+    max_prefetch_entries: int = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,12 @@ class PrefetchResolver:
 
     def resolve(self, request: HookRequest) -> Resolution:
         deadline = time.monotonic() + self._limits.deadline_seconds
+        if _prefetch_entries(request.prefetch) > self._limits.max_prefetch_entries:
+            raise InvalidRequestError(
+                f"prefetch holds more than {self._limits.max_prefetch_entries} resources",
+                expression="prefetch",
+                issue_code="too-costly",
+            )
         done: dict[str, _KeyResult] = {}
         to_fetch: list[PrefetchKey] = []  # absent or OperationOutcome: query the server
         to_page: dict[str, PrefetchKey] = {}  # prefetched Bundles with more pages
@@ -255,6 +263,15 @@ class PrefetchResolver:
 
 class _NeedsServerError(Exception):
     """Internal: a prefetched Bundle has a next page, read it on the pool."""
+
+
+def _prefetch_entries(prefetch: Mapping[str, Any]) -> int:
+    count = 0
+    for value in prefetch.values():
+        if isinstance(value, Mapping):
+            entries = value.get("entry")
+            count += len(entries) if isinstance(entries, list) else 1
+    return count
 
 
 def _bind(fn: Callable[..., _KeyResult], *args: Any) -> Callable[[], _KeyResult]:
