@@ -4,10 +4,13 @@ Two layers, because a ``logging.Filter`` on a logger does not see records propag
 child loggers:
 
 * :class:`RedactingFilter` rewrites a record's message (after ``%`` formatting), its
-  exception text and stack text; attach it to handlers.
-* :func:`install_log_redaction` wraps the log-record factory so every record created in the
-  process is redacted at birth, whatever logger or handler it goes to (gunicorn's, pytest's),
-  and adds the filter to the root logger's handlers. Idempotent.
+  exception text, stack text and structured fields passed with ``extra=`` (strings inside
+  dicts and lists too); attach it to handlers.
+* :func:`install_log_redaction` wraps the log-record factory so every record's message and
+  exception is redacted at birth, whatever logger or handler it goes to (gunicorn's,
+  pytest's), and adds the filter to the handlers of every logger that exists at that moment
+  (``extra=`` fields are attached after the factory runs). Idempotent; call it again after
+  adding handlers.
 
 This is a safety net: code must still not log tokens or resource contents in the first place.
 """
@@ -44,6 +47,25 @@ def redact(text: str) -> str:
     return text
 
 
+#: attributes every LogRecord has; anything else came in through ``extra=`` (structured fields)
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
+
+
+def _redact_value(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if depth > 4:
+        return value
+    if isinstance(value, dict):
+        return {k: _redact_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_redact_value(v, depth + 1) for v in value)
+    return value
+
+
 def _redact_record(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()
@@ -59,6 +81,9 @@ def _redact_record(record: logging.LogRecord) -> None:
         record.exc_text = redact(record.exc_text)
     if record.stack_info:
         record.stack_info = redact(record.stack_info)
+    for name, value in list(vars(record).items()):
+        if name not in _STANDARD_ATTRS and isinstance(value, str | dict | list | tuple):
+            setattr(record, name, _redact_value(value))
 
 
 class RedactingFilter(logging.Filter):
@@ -78,9 +103,18 @@ def install_log_redaction() -> None:
     """Redact every log record created from now on (process-wide, idempotent)."""
     global _installed
     with _install_lock:
-        for handler in logging.getLogger().handlers:
-            if _FILTER not in handler.filters:
-                handler.addFilter(_FILTER)
+        # Structured fields (``extra=``) are set after the record factory runs, so handlers
+        # get the filter too: those of every logger known now (root, cds_service, gunicorn).
+        loggers: list[logging.Logger] = [logging.getLogger()]
+        loggers += [
+            logger
+            for logger in logging.Logger.manager.loggerDict.values()
+            if isinstance(logger, logging.Logger)
+        ]
+        for logger in loggers:
+            for handler in logger.handlers:
+                if _FILTER not in handler.filters:
+                    handler.addFilter(_FILTER)
         if _installed:
             return
         previous = logging.getLogRecordFactory()
