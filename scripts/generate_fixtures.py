@@ -195,7 +195,7 @@ MEDICATIONS: dict[str, tuple[str, str]] = {
     "apixaban": ("1364430", "apixaban"),
     "azathioprine": ("1256", "azathioprine"),
     "prednisolone": ("8638", "prednisolone"),
-    "ursodiol": ("11065", "ursodiol"),
+    "ursodiol": ("62427", "ursodiol"),
     "tenofovir": ("300195", "tenofovir disoproxil"),
     "entecavir": ("306266", "entecavir"),
     "sofosbuvir-velpatasvir": ("1804799", "sofosbuvir / velpatasvir"),
@@ -566,7 +566,7 @@ def masld_alt() -> Scenario:
         52,
         MEETS,
         reason_ids=["indication.masld-alt"],
-        rule_status={"exclusion.coagulation": "not-met", "exclusion.viral-hepatitis": "not-met"},
+        rule_status={"exclusion.coagulation": "not-met", "exclusion.active-viral-hepatitis": "not-met"},
         covers=["path: MASLD + ALT"],
     )
     masld_baseline(s)
@@ -648,7 +648,7 @@ def masld_type2_diabetes() -> Scenario:
         "female",
         63,
         MEETS,
-        reason_ids=["indication.masld-alt"],
+        reason_ids=["indication.masld-alt", "indication.metabolic-masld"],
         covers=["path: metabolic syndrome / T2D + MASLD"],
     )
     s.condition("t2dm", onset_days_ago=3000)
@@ -669,7 +669,7 @@ def aih_non_remission() -> Scenario:
         "female",
         41,
         MEETS,
-        reason_ids=["indication.aih-non-remission"],
+        reason_ids=["indication.aih-nonremission"],
         covers=["path: AIH on immunosuppression"],
     )
     s.condition("aih", onset_days_ago=1500)
@@ -692,7 +692,7 @@ def fibrosis_f2_stable() -> Scenario:
         "male",
         56,
         MEETS,
-        reason_ids=["indication.fibrosis-stable"],
+        reason_ids=["indication.fibrosis-f1-f3"],
         scores={"child-pugh": {"value": 5, "band": "A"}},
         covers=["path: fibrosis F1-F3 stable"],
     )
@@ -711,7 +711,7 @@ def cirrhosis_child_pugh_a() -> Scenario:
         "male",
         59,
         MEETS,
-        reason_ids=["indication.cirrhosis-compensated"],
+        reason_ids=["indication.cirrhosis-child-pugh"],
         rule_status={"exclusion.meld-na": "not-met", "exclusion.decompensation": "not-met"},
         scores={"child-pugh": {"value": 5, "band": "A"}},
         covers=["path: cirrhosis Child-Pugh A"],
@@ -731,7 +731,7 @@ def cirrhosis_early_b() -> Scenario:
         "female",
         62,
         MEETS,
-        reason_ids=["indication.cirrhosis-compensated"],
+        reason_ids=["indication.cirrhosis-child-pugh"],
         scores={"child-pugh": {"value": 7, "band": "B"}},
         covers=["path: cirrhosis early B", "boundary: Child-Pugh 7"],
     )
@@ -750,7 +750,7 @@ def post_covid_alt() -> Scenario:
         "male",
         45,
         MEETS,
-        reason_ids=["indication.post-covid-alt"],
+        reason_ids=["indication.post-covid"],
         covers=["path: post-COVID ALT"],
     )
     s.condition("covid", onset_days_ago=240, clinical_status="resolved", abated_days_ago=225)
@@ -772,14 +772,14 @@ def hcv_cured_with_fibrosis() -> Scenario:
         "male",
         54,
         MEETS,
-        reason_ids=["indication.viral-hepatitis-survivor"],
-        rule_status={"exclusion.viral-hepatitis": "not-met"},
+        reason_ids=["indication.viral-survivor"],
+        rule_status={"exclusion.active-viral-hepatitis": "not-met"},
         covers=["path: viral hepatitis survivor (HCV)", "'Not detected' viral load"],
     )
     s.condition("hcv", onset_days_ago=2000)
     s.condition("fibrosis-f3", onset_days_ago=600, systems="icd10")
     s.medication(
-        "sofosbuvir-velpatasvir", start_days_ago=484, end_days_ago=400, kind="MedicationStatement"
+        "sofosbuvir-velpatasvir", start_days_ago=484, end_days_ago=400
     )
     s.lab("hcv-ab", None, 2000, value_code=("http://snomed.info/sct|10828004", "Positive"))
     s.lab("hcv-rna", None, 300, value_code=("http://snomed.info/sct|260415000", "Not detected"))
@@ -800,8 +800,8 @@ def hbv_suppressed_on_therapy() -> Scenario:
         "male",
         49,
         MEETS,
-        reason_ids=["indication.viral-hepatitis-survivor"],
-        rule_status={"exclusion.viral-hepatitis": "not-met"},
+        reason_ids=["indication.viral-survivor"],
+        rule_status={"exclusion.active-viral-hepatitis": "not-met"},
         covers=["path: viral hepatitis survivor (HBV)", "censored viral load"],
     )
     s.condition("hbv", onset_days_ago=3000)
@@ -822,11 +822,11 @@ def pbc_udca_inadequate() -> Scenario:
         "female",
         57,
         MEETS,
-        reason_ids=["indication.pbc-alp"],
+        reason_ids=["indication.pbc-udca"],
         covers=["path: PBC despite UDCA"],
     )
     s.condition("pbc", onset_days_ago=900)
-    s.medication("ursodiol", start_days_ago=425, kind="MedicationStatement")
+    s.medication("ursodiol", start_days_ago=425)
     s.panel(20, alp=240, ggt=150)
     return s
 
@@ -976,7 +976,7 @@ def excluded_active_hcv() -> Scenario:
         "male",
         50,
         EXCLUDED,
-        reason_ids=["exclusion.viral-hepatitis"],
+        reason_ids=["exclusion.active-viral-hepatitis"],
         covers=["exclusion: active HCV"],
     )
     s.condition("hcv", onset_days_ago=700)
@@ -995,7 +995,7 @@ def excluded_hbv_high_dna_log() -> Scenario:
         "male",
         43,
         EXCLUDED,
-        reason_ids=["exclusion.viral-hepatitis"],
+        reason_ids=["exclusion.active-viral-hepatitis"],
         covers=["exclusion: HBV DNA > 2000", "log viral load units"],
     )
     s.condition("hbv", onset_days_ago=1800, systems="icd10")
@@ -1156,7 +1156,7 @@ def workup_hbv_dna_missing() -> Scenario:
         51,
         WORKUP,
         reason_ids=["workup.hbv-dna"],
-        rule_status={"exclusion.viral-hepatitis": "unknown"},
+        rule_status={"exclusion.active-viral-hepatitis": "unknown"},
         covers=["workup: HBV DNA missing"],
     )
     s.condition("hbv", onset_days_ago=2000)
@@ -1175,7 +1175,7 @@ def workup_hcv_rna_missing() -> Scenario:
         48,
         WORKUP,
         reason_ids=["workup.hcv-rna"],
-        rule_status={"exclusion.viral-hepatitis": "unknown"},
+        rule_status={"exclusion.active-viral-hepatitis": "unknown"},
         covers=["workup: HCV RNA missing/stale"],
     )
     s.condition("hcv", onset_days_ago=2000, systems="snomed")
@@ -1257,7 +1257,7 @@ def cirrhosis_child_pugh_8() -> Scenario:
         65,
         NOT_MEET,
         rule_status={
-            "indication.cirrhosis-compensated": "not-met",
+            "indication.cirrhosis-child-pugh": "not-met",
             "exclusion.decompensation": "not-met",
             "exclusion.meld-na": "not-met",
         },
@@ -1371,7 +1371,6 @@ def msc_infusion_overdue_monitoring() -> Scenario:
     s.msc_infusion(150)
     s.panel(160, alt=70, ast=50)
     s.panel(119, alt=59, ast=45)
-    s.lab("alt", 61, 60)
     s.panel(20, alt=66, ast=47)
     return s
 
@@ -1497,8 +1496,8 @@ def boundary_hbv_dna_2000() -> Scenario:
         "male",
         52,
         MEETS,
-        reason_ids=["indication.viral-hepatitis-survivor"],
-        rule_status={"exclusion.viral-hepatitis": "not-met"},
+        reason_ids=["indication.viral-survivor"],
+        rule_status={"exclusion.active-viral-hepatitis": "not-met"},
         covers=["boundary: HBV DNA 2000"],
     )
     s.condition("hbv", onset_days_ago=2500)
