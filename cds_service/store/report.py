@@ -115,7 +115,7 @@ def build_report(store: Store, start: date, end: date) -> Report:
 
     rows = tuple(
         _row(outcome, card_type, groups[(outcome, card_type)], reasons[(outcome, card_type)])
-        for outcome, card_type in sorted(groups)
+        for outcome, card_type in sorted(groups, key=_group_order)
     )
     all_counts: Counter[str] = sum((groups[k] for k in groups), Counter())
     all_reasons: Counter[str] = sum((reasons[k] for k in reasons), Counter())
@@ -126,6 +126,11 @@ def build_report(store: Store, start: date, end: date) -> Report:
         total=_row("all", "all", all_counts, all_reasons),
         feedback_for_unissued_cards=int(unissued or 0),
     )
+
+
+def _group_order(key: tuple[str, str]) -> tuple[bool, str, bool, str]:
+    outcome, card_type = key  # alphabetical, "(not recorded)" last
+    return (outcome == UNRECORDED, outcome, card_type == UNRECORDED, card_type)
 
 
 def _row(outcome: str, card_type: str, counts: Counter[str], reasons: Counter[str]) -> ReportRow:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -42,3 +43,10 @@ def hook_record(**overrides: Any) -> HookCallRecord:
     }
     values.update(overrides)
     return HookCallRecord(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordWithTopics(HookCallRecord):
+    """A hook call record that also reports each card's ``source.topic`` code."""
+
+    card_topics: tuple[str, ...] = ()
