@@ -47,12 +47,27 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(doc, default=str).decode()
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg,unused-ignore]
+    """Writes to whatever ``sys.stderr`` is now (test capture, gunicorn redirection)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override,unused-ignore]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(settings: Settings) -> None:
     """Send the ``cds_service`` loggers to stderr as JSON lines (idempotent)."""
     logger = logging.getLogger("cds_service")
     logger.setLevel(settings.log_level)
     if not any(h.get_name() == _HANDLER_NAME for h in logger.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.set_name(_HANDLER_NAME)
         handler.setFormatter(JsonFormatter())
         logger.addHandler(handler)

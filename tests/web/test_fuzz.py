@@ -1,0 +1,112 @@
+"""No input makes a 500: hypothesis-generated bodies and mutations of a valid request."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import MakeApp
+from tests.web.conftest import FakeEngine, FakeRenderer, hook_request, post_hook, standard_data
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+KEYS = ["hook", "hookInstance", "fhirServer", "fhirAuthorization", "context", "prefetch"]
+PREFETCH_KEYS = ["patient", "conditions", "observations", "medications", "procedures"]
+
+
+@pytest.fixture(scope="module")
+def app(make_app_module: MakeApp) -> Flask:
+    return make_app_module(engine=FakeEngine(), renderer=FakeRenderer())
+
+
+@pytest.fixture(scope="module")
+def make_app_module() -> MakeApp:
+    from datetime import UTC, datetime
+
+    from cds_service.app import create_app
+    from cds_service.config import Settings
+    from cds_service.deps import Dependencies
+    from tests.conftest import FHIR_BASE, AllowAllAuthenticator, CountingUuids
+
+    def factory(**kw: Any) -> Flask:
+        return create_app(
+            Settings(allowed_fhir_servers=(FHIR_BASE,), log_level="ERROR"),
+            Dependencies(
+                clock=lambda: datetime(2026, 11, 1, tzinfo=UTC),
+                uuid_factory=CountingUuids(),
+                authenticator=AllowAllAuthenticator(),
+                **kw,
+            ),
+        )
+
+    return factory
+
+
+def _check(app: Flask, body: bytes) -> None:
+    with app.test_client() as c:
+        # fhirServer values point nowhere reachable; no prefetch fallback may leave loopback:
+        # the policy allows only the fake base, which `responses` is not mocking here, so a
+        # fetch attempt fails fast as a connection error -> 412
+        response = post_hook(c, body)
+    assert response.status_code < 500, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.binary(max_size=200))
+def test_random_bytes_never_500(app: Flask, body: bytes) -> None:
+    _check(app, body)
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(json_values)
+def test_random_json_never_500(app: Flask, document: Any) -> None:
+    _check(app, json.dumps(document).encode())
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    top=st.dictionaries(st.sampled_from(KEYS), json_values, max_size=3),
+    prefetch=st.dictionaries(st.sampled_from(PREFETCH_KEYS), json_values, max_size=3),
+    context=st.dictionaries(
+        st.sampled_from(["userId", "patientId", "encounterId"]), json_values, max_size=2
+    ),
+)
+def test_mutated_valid_requests_never_500(
+    app: Flask, top: dict[str, Any], prefetch: dict[str, Any], context: dict[str, Any]
+) -> None:
+    body = hook_request(standard_data(), fhir_server=None, token=None)
+    body["prefetch"].update(prefetch)
+    body["context"].update(context)
+    body.update(top)
+    _check(app, json.dumps(body).encode())
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    key=st.sampled_from(PREFETCH_KEYS),
+    entries=st.lists(json_values, max_size=5),
+    links=json_values,
+)
+def test_junk_bundles_never_500(app: Flask, key: str, entries: list[Any], links: Any) -> None:
+    body = hook_request(standard_data(), fhir_server=None, token=None)
+    body["prefetch"][key] = {"resourceType": "Bundle", "entry": entries, "link": links}
+    _check(app, json.dumps(body).encode())
