@@ -25,6 +25,7 @@ from flask import Flask, Response, g, jsonify, request
 from cds_service.config import Settings
 from cds_service.security.authenticator import AuthenticationError
 from cds_service.security.dev_mode import assert_dev_mode_allowed
+from cds_service.security.factory import build_authenticator
 from cds_service.security.redaction import install_log_redaction
 
 log = logging.getLogger("cds_service.security.auth")
@@ -62,12 +63,19 @@ def audience_for(settings: Settings) -> str:
 
 
 def init_app(app: Flask, settings: Settings, authenticator: Any) -> None:
-    """Register JWT verification and security headers on ``app``."""
+    """Register JWT verification and security headers on ``app``.
+
+    ``authenticator``: anything with ``authenticate(authorization_header, audience)``
+    (``deps.authenticator``); None: built from settings with
+    :func:`cds_service.security.build_authenticator`, sharing the app's store (when
+    ``create_app`` has put one in ``app.extensions``) for seen ``jti`` ids.
+    """
     install_log_redaction()
     if settings.dev_mode:
         assert_dev_mode_allowed(settings.host)
-    elif authenticator is None:
-        raise ValueError("an authenticator is required outside dev mode")
+    if authenticator is None and not settings.dev_mode:
+        state = app.extensions.get("cds_service")
+        authenticator = build_authenticator(settings, getattr(state, "store", None), None)
 
     @app.before_request
     def verify_jwt() -> Response | None:

@@ -59,7 +59,8 @@ def test_timeout_is_passed() -> None:
 
     responses.add_callback(responses.GET, JWKS_URL, callback=check)
     cache().key_for(JWKS_URL, "k")
-    assert responses.calls[0].request.req_kwargs["timeout"] == (3.05, 5.0)
+    request = responses.calls[0].request
+    assert request.req_kwargs["timeout"] == (3.05, 5.0)  # type: ignore[attr-defined]
 
 
 @responses.activate(assert_all_requests_are_fired=True)
