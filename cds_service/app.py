@@ -46,12 +46,35 @@ def load_renderer() -> Renderer:
 
 
 def open_store(settings: Settings, deps: Dependencies) -> Any:
-    """The audit/feedback/jti store, or None.
+    """The audit/feedback/jti store: ``deps.store`` when given, else built from settings.
 
-    STORE HAND-OFF (issue 7): the store work replaces the body of this function with
-    ``cds_service.store.open_store(settings)`` when ``deps.store`` is None.
+    Built: an SQLite file at ``settings.sqlite_path``, or PostgreSQL when DATABASE_URL is
+    set, created or migrated here (under a lock, so workers starting together are safe).
+    Queued audit records are written at interpreter exit (the store registers ``atexit``).
     """
-    return deps.store
+    if deps.store is not None:
+        return deps.store
+    from cds_service.store import open_store as open_database_store
+
+    store = open_database_store(settings, clock=deps.clock)
+    store.upgrade()
+    return store
+
+
+def build_authenticator(settings: Settings, deps: Dependencies, store: Any) -> Any:
+    """``deps.authenticator``, else the security package's, built from settings (issue 6).
+
+    None in dev mode (no JWT check) or while ``cds_service.security.factory`` is absent.
+    """
+    if deps.authenticator is not None:
+        return deps.authenticator
+    if settings.dev_mode:
+        return None
+    try:
+        module = importlib.import_module("cds_service.security.factory")
+    except ImportError:
+        return None
+    return module.build_authenticator(settings, store, clock=deps.clock)
 
 
 def create_app(settings: Settings | None = None, deps: Dependencies | None = None) -> Flask:
@@ -109,7 +132,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     request_log.init_app(app, settings)
     errors.init_app(app)
     cors.init_app(app, settings)
-    auth.init_app(app, settings, deps.authenticator)
+    auth.init_app(app, settings, build_authenticator(settings, deps, store))
 
     app.register_blueprint(discovery.blueprint)
     app.register_blueprint(hooks.blueprint)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from cds_service.hooks.errors import operation_outcome
 from cds_service.hooks.service import SERVICE_ID
 from cds_service.store import FeedbackError, Store, parse_feedback_request
+from cds_service.web.state import EXTENSION_KEY as STATE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ SERVICE_IDS_KEY = "cds_service.feedback_service_ids"
 
 
 def init_store(app: Flask, store: Store, service_ids: Collection[str] = (SERVICE_ID,)) -> None:
-    """Give the feedback endpoint its store (create_app calls this)."""
+    """Give the feedback endpoint a store and service ids (else: the app's service state)."""
     app.extensions[STORE_KEY] = store
     app.extensions[SERVICE_IDS_KEY] = frozenset(service_ids)
 
@@ -43,6 +44,8 @@ def post_feedback(service_id: str) -> Response:
     if service_id not in known:
         return _error(404, "not-found", f"no CDS service with id {service_id!r}")
     store: Store | None = current_app.extensions.get(STORE_KEY)
+    if store is None:  # the app factory keeps the store in the shared service state
+        store = getattr(current_app.extensions.get(STATE_KEY), "store", None)
     if store is None:
         return _error(503, "transient", "feedback store not configured")
 

@@ -65,17 +65,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def store_settings(database_url: str) -> Settings:
     return Settings(database_url=database_url)
 
 
 @pytest.fixture
-def make_store(settings: Settings) -> Iterator[Callable[..., Store]]:
+def make_store(store_settings: Settings) -> Iterator[Callable[..., Store]]:
     """Open (and migrate) stores on the test database; all closed at teardown."""
     opened: list[Store] = []
 
     def make(**overrides: Any) -> Store:
-        store = open_store(settings.with_overrides(**overrides) if overrides else settings)
+        chosen = store_settings.with_overrides(**overrides) if overrides else store_settings
+        store = open_store(chosen)
         store.upgrade()
         opened.append(store)
         return store

@@ -147,7 +147,7 @@ def test_close_writes_what_is_still_queued(make_store: Callable[..., Store]) -> 
 
 
 def test_records_queued_at_interpreter_exit_are_written(
-    settings: Settings, make_store: Callable[..., Store], tmp_path: Path
+    store_settings: Settings, make_store: Callable[..., Store], tmp_path: Path
 ) -> None:
     """A worker that exits (sys.exit, as gunicorn's do) without closing the store."""
     code = textwrap.dedent(
@@ -169,7 +169,7 @@ def test_records_queued_at_interpreter_exit_are_written(
         sys.exit(0)
         """
     )
-    env = {**os.environ, "DATABASE_URL": settings.database_url or ""}
+    env = {**os.environ, "DATABASE_URL": store_settings.database_url or ""}
     done = subprocess.run(
         [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, timeout=120
     )

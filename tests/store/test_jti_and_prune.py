@@ -100,20 +100,20 @@ def test_prune_uses_the_configured_retention(make_store: Callable[..., Store]) -
     assert counts(store)["hook_calls"] == 1
 
 
-def test_db_prune_command(settings: Settings, store: Store) -> None:
+def test_db_prune_command(store_settings: Settings, store: Store) -> None:
     now = datetime.now(UTC)
     _fill(store, old=now - timedelta(days=200), new=now - timedelta(days=1))
     runner = CliRunner()
-    env = {"DATABASE_URL": settings.database_url or ""}
+    env = {"DATABASE_URL": store_settings.database_url or ""}
     result = runner.invoke(main, ["db", "prune", "--retention-days", "100"], env=env)
     assert result.exit_code == 0, result.output
     assert "1 hook calls, 1 issued cards, 1 feedback; 1 expired JWT ids" in result.output
     assert counts(store) == {"hook_calls": 1, "issued_cards": 1, "feedback": 1, "seen_jtis": 1}
 
 
-def test_db_upgrade_and_status_commands(settings: Settings) -> None:
+def test_db_upgrade_and_status_commands(store_settings: Settings) -> None:
     runner = CliRunner()
-    env = {"DATABASE_URL": settings.database_url or ""}
+    env = {"DATABASE_URL": store_settings.database_url or ""}
     first = runner.invoke(main, ["db", "upgrade"], env=env)
     assert first.exit_code == 0, first.output
     assert "migrated from empty to" in first.output

@@ -22,8 +22,8 @@ from cds_service.store.schema import metadata
 TABLES = {"hook_calls", "issued_cards", "feedback", "seen_jtis"}
 
 
-def test_upgrade_from_empty_creates_the_schema_the_code_uses(settings: Settings) -> None:
-    store = open_store(settings)
+def test_upgrade_from_empty_creates_the_schema_the_code_uses(store_settings: Settings) -> None:
+    store = open_store(store_settings)
     try:
         assert migrate.current_revision(store.engine) is None
         store.upgrade()
@@ -36,8 +36,8 @@ def test_upgrade_from_empty_creates_the_schema_the_code_uses(settings: Settings)
         store.close()
 
 
-def test_upgrade_twice_is_a_no_op_and_downgrade_returns_to_empty(settings: Settings) -> None:
-    store = open_store(settings)
+def test_upgrade_twice_is_a_no_op_and_downgrade_returns_to_empty(store_settings: Settings) -> None:
+    store = open_store(store_settings)
     try:
         store.upgrade()
         store.upgrade()
@@ -51,8 +51,8 @@ def test_upgrade_twice_is_a_no_op_and_downgrade_returns_to_empty(settings: Setti
         store.close()
 
 
-def test_ping_fails_before_upgrade_and_passes_after(settings: Settings) -> None:
-    store = open_store(settings)
+def test_ping_fails_before_upgrade_and_passes_after(store_settings: Settings) -> None:
+    store = open_store(store_settings)
     try:
         with pytest.raises(StoreUnavailableError, match="schema"):
             store.ping()
@@ -62,8 +62,8 @@ def test_ping_fails_before_upgrade_and_passes_after(settings: Settings) -> None:
         store.close()
 
 
-def test_concurrent_upgrades_from_threads_all_succeed(settings: Settings) -> None:
-    stores = [open_store(settings) for _ in range(6)]
+def test_concurrent_upgrades_from_threads_all_succeed(store_settings: Settings) -> None:
+    stores = [open_store(store_settings) for _ in range(6)]
     errors: list[BaseException] = []
     start = threading.Barrier(len(stores))
 
@@ -88,12 +88,12 @@ def test_concurrent_upgrades_from_threads_all_succeed(settings: Settings) -> Non
 
 
 def test_concurrent_upgrades_from_processes_outside_the_checkout(
-    settings: Settings, tmp_path: Path
+    store_settings: Settings, tmp_path: Path
 ) -> None:
     """Like gunicorn workers starting together; run from another directory, as installed."""
     code = "from cds_service.config import Settings; from cds_service.store import open_store; " \
         "s = open_store(Settings.from_env()); s.upgrade(); s.ping(); s.close()"  # fmt: skip
-    env = {**os.environ, "DATABASE_URL": settings.database_url or ""}
+    env = {**os.environ, "DATABASE_URL": store_settings.database_url or ""}
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", code],
@@ -107,7 +107,7 @@ def test_concurrent_upgrades_from_processes_outside_the_checkout(
     for proc in procs:
         _out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err.decode()
-    store = open_store(settings)
+    store = open_store(store_settings)
     try:
         assert migrate.current_revision(store.engine) == migrate.head_revision()
     finally:

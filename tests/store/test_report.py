@@ -106,18 +106,18 @@ def test_report_range_bounds_are_whole_utc_days(known: Store) -> None:
     assert empty.total.acceptance_rate is None
 
 
-def _run(settings: Settings, *args: str) -> str:
+def _run(store_settings: Settings, *args: str) -> str:
     result = CliRunner().invoke(
         main,
         ["report", "--from", "2026-03-01", "--to", "2026-03-05", *args],
-        env={"DATABASE_URL": settings.database_url or ""},
+        env={"DATABASE_URL": store_settings.database_url or ""},
     )
     assert result.exit_code == 0, result.output
     return result.output
 
 
-def test_report_command_json(known: Store, settings: Settings) -> None:
-    data = json.loads(_run(settings, "--format", "json"))
+def test_report_command_json(known: Store, store_settings: Settings) -> None:
+    data = json.loads(_run(store_settings, "--format", "json"))
     assert data["from"] == "2026-03-01"
     assert data["to"] == "2026-03-05"
     assert data["total"] == {
@@ -136,8 +136,8 @@ def test_report_command_json(known: Store, settings: Settings) -> None:
     assert data["feedbackForUnissuedCards"] == 1
 
 
-def test_report_command_csv(known: Store, settings: Settings) -> None:
-    rows = list(csv.DictReader(io.StringIO(_run(settings, "--format", "csv"))))
+def test_report_command_csv(known: Store, store_settings: Settings) -> None:
+    rows = list(csv.DictReader(io.StringIO(_run(store_settings, "--format", "csv"))))
     assert len(rows) == len(EXPECTED_ROWS) + 1
     first = rows[0]
     assert (first["outcome"], first["card_type"], first["cards_shown"], first["accepted"],
@@ -148,8 +148,8 @@ def test_report_command_csv(known: Store, settings: Settings) -> None:
     assert rows[-1]["cards_shown"] == "8"
 
 
-def test_report_command_table_is_readable(known: Store, settings: Settings) -> None:
-    text = _run(settings)  # table is the default
+def test_report_command_table_is_readable(known: Store, store_settings: Settings) -> None:
+    text = _run(store_settings)  # table is the default
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("Outcome"))
     assert "Accepted" in header
@@ -162,9 +162,9 @@ def test_report_command_table_is_readable(known: Store, settings: Settings) -> N
     assert "no record of issuing: 1" in text
 
 
-def test_report_command_rejects_bad_dates(settings: Settings) -> None:
+def test_report_command_rejects_bad_dates(store_settings: Settings) -> None:
     runner = CliRunner()
-    env = {"DATABASE_URL": settings.database_url or ""}
+    env = {"DATABASE_URL": store_settings.database_url or ""}
     bad = runner.invoke(main, ["report", "--from", "March", "--to", "2026-03-05"], env=env)
     assert bad.exit_code == 2
     assert "YYYY-MM-DD" in bad.output
@@ -174,11 +174,11 @@ def test_report_command_rejects_bad_dates(settings: Settings) -> None:
     assert backwards.exit_code == 2
 
 
-def test_report_on_an_empty_database_says_to_upgrade(settings: Settings) -> None:
+def test_report_on_an_empty_database_says_to_upgrade(store_settings: Settings) -> None:
     result = CliRunner().invoke(
         main,
         ["report", "--from", "2026-03-01", "--to", "2026-03-05"],
-        env={"DATABASE_URL": settings.database_url or ""},
+        env={"DATABASE_URL": store_settings.database_url or ""},
     )
     assert result.exit_code == 1
     assert "cds-service db upgrade" in result.output
