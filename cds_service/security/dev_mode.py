@@ -23,7 +23,9 @@ def is_loopback_host(host: str) -> bool:
     candidate = host.strip().lower().rstrip(".")
     if candidate.startswith("[") and candidate.endswith("]"):
         candidate = candidate[1:-1]
-    if candidate in _LOOPBACK_NAMES or candidate.endswith(".localhost"):
+    # Only the fixed names: "x.localhost" is loopback by RFC 6761, but a resolver may not
+    # know that, and this decides what the service binds to.
+    if candidate in _LOOPBACK_NAMES:
         return True
     try:
         address = ipaddress.ip_address(candidate)
