@@ -14,6 +14,8 @@ import responses
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cds_service.config import Settings
 from cds_service.security.authenticator import AuthenticationError
@@ -385,3 +387,61 @@ def test_unreachable_jwks_gives_401_not_500(tmp_path: Path, es384: SigningKey) -
             tmp_path, [{"iss": ISSUER, "jwks_url": JWKS_URL}], session=requests.Session()
         )
         rejected(harness, mint(es384), "jwks-unavailable")
+
+
+@responses.activate(assert_all_requests_are_fired=True)
+def test_allowlisted_jku_is_fetched_instead_of_the_configured_jwks(
+    tmp_path: Path, es384: SigningKey
+) -> None:
+    other_set = "https://keys.ehr.example.org/v2/jwks.json"
+    rotated = make_key("ES384", "v2-key")
+    responses.get(other_set, json=jwks_of(rotated))
+    issuer = {"iss": ISSUER, "jwks_url": JWKS_URL, "jku_allowlist": [other_set]}
+    harness = build(tmp_path, [issuer], session=requests.Session())
+    token = mint(rotated, headers={"jku": other_set})
+    assert harness.authenticator.authenticate(bearer(token), HOOK_URL).kid == "v2-key"
+    assert [c.request.url for c in responses.calls] == [other_set]
+
+
+def test_jku_only_issuer_requires_a_jku(tmp_path: Path, es384: SigningKey) -> None:
+    issuer = {"iss": ISSUER, "jku_allowlist": ["https://keys.ehr.example.org/jwks.json"]}
+    harness = build(tmp_path, [issuer], session=requests.Session())
+    rejected(harness, mint(es384), "jku-required")
+
+
+@pytest.fixture(scope="module")
+def fuzz_harness(tmp_path_factory: pytest.TempPathFactory) -> Harness:
+    directory = tmp_path_factory.mktemp("fuzz")
+    return build(directory, [file_issuer(directory, make_key("ES384", "es384-key"))])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    header=st.one_of(
+        st.none(),
+        st.text(max_size=300),
+        st.builds(lambda s: "Bearer " + s, st.text(max_size=300)),
+        st.builds(
+            lambda a, b, c: f"Bearer {a}.{b}.{c}",
+            st.from_regex(r"[A-Za-z0-9_\-]{0,60}", fullmatch=True),
+            st.from_regex(r"[A-Za-z0-9_\-]{0,60}", fullmatch=True),
+            st.from_regex(r"[A-Za-z0-9_\-]{0,60}", fullmatch=True),
+        ),
+        st.builds(
+            lambda h, p: f"Bearer {b64(h)}.{b64(p)}.c2ln",
+            st.dictionaries(
+                st.sampled_from(["alg", "kid", "typ", "jku", "x"]),
+                st.one_of(st.text(max_size=10), st.integers(), st.none(), st.booleans()),
+            ),
+            st.dictionaries(
+                st.sampled_from(["iss", "aud", "exp", "iat", "jti", "tenant"]),
+                st.one_of(st.text(max_size=10), st.integers(), st.none(), st.floats()),
+            ),
+        ),
+    )
+)
+def test_no_authorization_header_makes_anything_but_authentication_error(
+    fuzz_harness: Harness, header: str | None
+) -> None:
+    with pytest.raises(AuthenticationError):
+        fuzz_harness.authenticator.authenticate(header, HOOK_URL)

@@ -469,3 +469,16 @@ def test_no_token_jwt_or_lab_value_in_any_log_output(
     assert "eyJ" not in everything
     assert LAB_VALUE not in everything
     assert "pat-1" not in everything  # CDS_LOG_PATIENT_IDS is off
+
+
+def test_invalid_trust_file_stops_start_up(make_app: MakeApp, tmp_path: Path) -> None:
+    from cds_service.app import create_app
+    from cds_service.deps import Dependencies
+    from cds_service.security import TrustConfigError
+
+    bad = write_trust(tmp_path, {"issuers": [{"iss": ISS, "jwks_url": "http://x.example/j"}]})
+    with pytest.raises(TrustConfigError, match="https outside dev mode"):
+        create_app(
+            Settings(trust_file=str(bad), log_level="WARNING"),
+            Dependencies(engine=FakeEngine(), renderer=FakeRenderer()),
+        )
