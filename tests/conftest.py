@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,8 +67,9 @@ def uuid_factory() -> CountingUuids:
 
 
 @pytest.fixture
-def settings() -> Settings:
+def settings(tmp_path: Path) -> Settings:
     return Settings(
+        sqlite_path=str(tmp_path / "cds-service.sqlite3"),
         allowed_fhir_servers=(FHIR_BASE,),
         cors_allowed_origins=(SANDBOX_ORIGIN,),
         public_base_url="https://cds.example.org",

@@ -30,7 +30,7 @@ def app(make_app_module: MakeApp) -> Flask:
 
 
 @pytest.fixture(scope="module")
-def make_app_module() -> MakeApp:
+def make_app_module(tmp_path_factory: pytest.TempPathFactory) -> MakeApp:
     from datetime import UTC, datetime
 
     from cds_service.app import create_app
@@ -40,7 +40,11 @@ def make_app_module() -> MakeApp:
 
     def factory(**kw: Any) -> Flask:
         return create_app(
-            Settings(allowed_fhir_servers=(FHIR_BASE,), log_level="ERROR"),
+            Settings(
+                allowed_fhir_servers=(FHIR_BASE,),
+                log_level="ERROR",
+                sqlite_path=str(tmp_path_factory.mktemp("fuzz") / "store.sqlite3"),
+            ),
             Dependencies(
                 clock=lambda: datetime(2026, 11, 1, tzinfo=UTC),
                 uuid_factory=CountingUuids(),

@@ -1,0 +1,319 @@
+"""Hook throughput and latency: the service under its production server vs the floor.
+
+Starts, on loopback only, (1) the service with ``cds-service serve`` (gunicorn, 2 sync
+workers, dev mode so no JWT is needed: JWT verification is NOT part of these figures) and
+(2) the floor (``bench/floor_app.py``: bare Flask under the same gunicorn settings, orjson
+parse, fixed card). Drives each with a bounded load generator (``wrk`` when installed, else
+a threaded ``http.client`` loop) at concurrency 1 and 16 with a realistic hook (1 Patient,
+100 Observations, 10 Conditions; ~140 KiB, full prefetch) and prints hooks/s, p50/p99 and
+the service/floor ratio.
+
+    .venv/bin/python bench/bench_hooks.py [--duration 8] [--concurrency 1 16]
+
+Targets (issue 2): throughput >= 0.7x the floor; p99 < 15 ms at concurrency 1.
+Absolute numbers depend on the machine; compare the ratios measured in one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from hook_payload import realistic_hook
+
+ROOT = Path(__file__).resolve().parent.parent
+HOOK_PATH = "/cds-services/msc-liver-screening"
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    concurrency: int
+    requests: int
+    errors: int
+    seconds: float
+    hooks_per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ready(port: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection(LOOPBACK, port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not become ready")
+
+
+def post_once(port: int, body: bytes) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
+    conn.request("POST", HOOK_PATH, body=body, headers={"Content-Type": "application/json"})
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
+
+
+def run_wrk(name: str, port: int, body_file: Path, concurrency: int, seconds: int) -> Result:
+    script = body_file.with_suffix(".lua")
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'local f = io.open("{body_file}", "rb")\n'
+        "wrk.body = f:read('*a')\nf:close()\n"
+        'wrk.headers["Content-Type"] = "application/json"\n'
+    )
+    cmd = [
+        "wrk",
+        f"-t{min(concurrency, 2)}",
+        f"-c{concurrency}",
+        f"-d{seconds}s",
+        "--latency",
+        "--timeout",
+        "5s",
+        "-s",
+        str(script),
+        f"http://{LOOPBACK}:{port}{HOOK_PATH}",
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, timeout=seconds + 30
+    ).stdout
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            raise RuntimeError(f"cannot read {pct}% from wrk output:\n{out}")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: .*", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    if socket_errors:
+        print(f"  wrk: {socket_errors.group(0)}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return Result(name, concurrency, total, errors, seconds, rate, latency("50"), latency("99"))
+
+
+def run_python(name: str, port: int, body: bytes, concurrency: int, seconds: int) -> Result:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def loop() -> None:
+        nonlocal errors
+        mine: list[float] = []
+        bad = 0
+        while time.monotonic() < stop_at:
+            t0 = time.perf_counter()
+            status, _ = post_once(port, body)
+            mine.append((time.perf_counter() - t0) * 1000)
+            bad += status != 200
+        with lock:
+            latencies.extend(mine)
+            errors += bad
+
+    threads = [threading.Thread(target=loop) for _ in range(concurrency)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    q = statistics.quantiles(latencies, n=100)
+    return Result(
+        name, concurrency, len(latencies), errors, elapsed, len(latencies) / elapsed, q[49], q[98]
+    )
+
+
+class Server:
+    def __init__(
+        self, name: str, cmd: list[str], port: int, env: dict[str, str], log: Path
+    ) -> None:
+        self.name, self.port = name, port
+        self._log = log.open("wb")
+        self.proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # our own process group only
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--duration", type=int, default=8, help="seconds per measurement (max 60)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--observations", type=int, default=100)
+    parser.add_argument("--conditions", type=int, default=10)
+    parser.add_argument("--python-client", action="store_true", help="do not use wrk")
+    args = parser.parse_args()
+    duration = max(1, min(args.duration, 60))
+
+    tmp = Path(tempfile.mkdtemp(prefix="cds-bench-"))
+    hook = realistic_hook(datetime.now(UTC).date(), args.observations, args.conditions)
+    body = orjson.dumps(hook)
+    body_file = tmp / "hook.json"
+    body_file.write_bytes(body)
+    use_wrk = shutil.which("wrk") is not None and not args.python_client
+    print(
+        f"hook: {len(body) / 1024:.0f} KiB ({args.observations} Observations, {args.conditions} "
+        f"Conditions, full prefetch); load generator: {'wrk' if use_wrk else 'http.client'}; "
+        f"{duration}s per run; {os.cpu_count()} CPUs; loopback only"
+    )
+
+    exe = Path(sys.executable).parent
+    env = dict(os.environ)
+    env.update(
+        CDS_SQLITE_PATH=str(tmp / "bench.sqlite3"),
+        CDS_WORKERS=str(args.workers),
+        CDS_THREADS="1",
+        CDS_LOG_LEVEL=env.get("CDS_LOG_LEVEL", "INFO"),
+    )
+    service_port, floor_port = free_port(), free_port()
+    servers = {
+        "service": Server(
+            "service",
+            [
+                str(exe / "cds-service"),
+                "serve",
+                "--dev",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(service_port),
+            ],
+            service_port,
+            env,
+            tmp / "service.log",
+        ),
+        "floor": Server(
+            "floor",
+            [
+                sys.executable,
+                str(ROOT / "bench" / "floor_app.py"),
+                "--port",
+                str(floor_port),
+                "--workers",
+                str(args.workers),
+            ],
+            floor_port,
+            env,
+            tmp / "floor.log",
+        ),
+    }
+    results: list[Result] = []
+    try:
+        for server in servers.values():
+            if server.name == "floor":
+                deadline = time.monotonic() + 60
+                while True:  # the floor has no /healthz: wait for its hook to answer
+                    try:
+                        if post_once(server.port, body)[0] == 200:
+                            break
+                    except OSError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("floor did not start")
+                    time.sleep(0.2)
+            else:
+                wait_ready(server.port)
+            status, answer = post_once(server.port, body)
+            if status != 200:
+                raise RuntimeError(f"{server.name} answered {status}: {answer[:300]!r}")
+            if server.name == "service":
+                cards = orjson.loads(answer)["cards"]
+                print(
+                    f"service answer: 200, {len(cards)} card(s): "
+                    + "; ".join(c["summary"] for c in cards)
+                )
+        for concurrency in args.concurrency:
+            for name in ("floor", "service"):
+                server = servers[name]
+                if use_wrk:
+                    r = run_wrk(name, server.port, body_file, concurrency, duration)
+                else:
+                    r = run_python(name, server.port, body, concurrency, duration)
+                results.append(r)
+                print(
+                    f"  {name:8s} c={concurrency:<3d} {r.hooks_per_s:8.0f} hooks/s  "
+                    f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
+                    f"({r.requests} requests, {r.errors} errors)"
+                )
+    finally:
+        for server in servers.values():
+            server.stop()
+
+    print(
+        "\n| concurrency | service hooks/s | floor hooks/s | ratio "
+        "| service p50 / p99 ms | floor p50 / p99 ms |"
+    )
+    print("|---|---|---|---|---|---|")
+    ok = True
+    for concurrency in args.concurrency:
+        s = next(r for r in results if r.name == "service" and r.concurrency == concurrency)
+        f = next(r for r in results if r.name == "floor" and r.concurrency == concurrency)
+        ratio = s.hooks_per_s / f.hooks_per_s
+        print(
+            f"| {concurrency} | {s.hooks_per_s:.0f} | {f.hooks_per_s:.0f} | {ratio:.2f} | "
+            f"{s.p50_ms:.2f} / {s.p99_ms:.2f} | {f.p50_ms:.2f} / {f.p99_ms:.2f} |"
+        )
+        ok &= ratio >= 0.7 and s.errors == 0
+        if concurrency == 1:
+            ok &= s.p99_ms < 15
+    print(
+        "\ntargets (>= 0.7x floor throughput, p99 < 15 ms at c=1, no errors): "
+        + ("met" if ok else "NOT met")
+    )
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
