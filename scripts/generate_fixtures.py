@@ -212,8 +212,9 @@ def days_ago(days: float) -> datetime:
 
 
 def birth_date(age_years: int) -> str:
-    """A birth date giving ``age_years`` on the evaluation date (birthday in March)."""
-    return date(EVALUATION_TIME.year - age_years, 3, 14).isoformat()
+    """A birth date giving ``age_years`` on the evaluation date."""
+    birthday = (EVALUATION_TIME - timedelta(days=60)).date()  # last birthday: 60 days ago
+    return date(birthday.year - age_years, birthday.month, min(birthday.day, 28)).isoformat()
 
 
 # --------------------------------------------------------------------------- scenario builder
@@ -547,7 +548,7 @@ def single_elevated_alt() -> Scenario:
         38,
         NA,
         covers=["not-applicable", "single elevated ALT"],
-        absent_reason_ids=["workup.alt-elevation-cause"],
+        absent_reason_ids=["applicability.persistent-alt-no-diagnosis"],
     )
     s.panel(300)
     s.panel(25, alt=71, ast=38)
@@ -566,7 +567,10 @@ def masld_alt() -> Scenario:
         52,
         MEETS,
         reason_ids=["indication.masld-alt"],
-        rule_status={"exclusion.coagulation": "not-met", "exclusion.active-viral-hepatitis": "not-met"},
+        rule_status={
+            "exclusion.coagulation": "not-met",
+            "exclusion.active-viral-hepatitis": "not-met",
+        },
         covers=["path: MASLD + ALT"],
     )
     masld_baseline(s)
@@ -744,20 +748,54 @@ def cirrhosis_early_b() -> Scenario:
 def post_covid_alt() -> Scenario:
     s = Scenario(
         "post-covid-alt",
-        "Post-COVID liver inflammation",
+        "Post-COVID liver inflammation, other causes excluded",
         "COVID-19 240 days ago, post-COVID condition U09.9; ALT above ULN at 120 and "
-        "25 days ago (>= 3 months after infection).",
+        "25 days ago (>= 3 months after infection); HBsAg, HCV antibody, ANA and ASMA "
+        "negative and elastography 6.1 kPa, so the unexplained-ALT workup is done.",
         "male",
         45,
         MEETS,
         reason_ids=["indication.post-covid"],
+        absent_reason_ids=["workup.hbsag", "workup.hcv-antibody", "workup.elastography"],
         covers=["path: post-COVID ALT"],
     )
+    post_covid_base(s)
+    negative = ("http://snomed.info/sct|260385009", "Negative")
+    for key in ("hbsag", "hcv-ab", "ana", "asma"):
+        s.lab(key, None, 60, value_code=negative)
+    s.lab("stiffness", 6.1, 50)
+    return s
+
+
+def post_covid_base(s: Scenario) -> None:
     s.condition("covid", onset_days_ago=240, clinical_status="resolved", abated_days_ago=225)
     s.condition("post-covid", onset_days_ago=180)
     s.lab("sars-cov-2", None, 240, value_code=("http://snomed.info/sct|10828004", "Positive"))
     s.lab("alt", 61, 120)
     s.panel(25, alt=57, ast=44)
+
+
+@scenario
+def post_covid_alt_cause_not_sought() -> Scenario:
+    s = Scenario(
+        "post-covid-alt-cause-not-sought",
+        "Post-COVID raised ALT, other causes not yet excluded",
+        "The post-COVID scenario without the viral and autoimmune serology or elastography: "
+        "ALT elevation with no liver diagnosis must be explained first.",
+        "male",
+        45,
+        WORKUP,
+        reason_ids=[
+            "applicability.persistent-alt-no-diagnosis",
+            "workup.hbsag",
+            "workup.hcv-antibody",
+            "workup.ana",
+            "workup.asma",
+            "workup.elastography",
+        ],
+        covers=["workup: post-COVID ALT cause not sought"],
+    )
+    post_covid_base(s)
     return s
 
 
@@ -778,9 +816,7 @@ def hcv_cured_with_fibrosis() -> Scenario:
     )
     s.condition("hcv", onset_days_ago=2000)
     s.condition("fibrosis-f3", onset_days_ago=600, systems="icd10")
-    s.medication(
-        "sofosbuvir-velpatasvir", start_days_ago=484, end_days_ago=400
-    )
+    s.medication("sofosbuvir-velpatasvir", start_days_ago=484, end_days_ago=400)
     s.lab("hcv-ab", None, 2000, value_code=("http://snomed.info/sct|10828004", "Positive"))
     s.lab("hcv-rna", None, 300, value_code=("http://snomed.info/sct|260415000", "Not detected"))
     s.lab("hcv-rna", None, 40, value_string="Target not detected")
@@ -1118,7 +1154,14 @@ def workup_unexplained_alt() -> Scenario:
         "male",
         46,
         WORKUP,
-        reason_ids=["workup.alt-elevation-cause"],
+        reason_ids=[
+            "applicability.persistent-alt-no-diagnosis",
+            "workup.hbsag",
+            "workup.hcv-antibody",
+            "workup.ana",
+            "workup.asma",
+            "workup.elastography",
+        ],
         covers=["workup: unexplained ALT elevation"],
     )
     s.lab("alt", 62, 80)
@@ -1136,7 +1179,7 @@ def workup_stale_labs() -> Scenario:
         "male",
         57,
         WORKUP,
-        reason_ids=["workup.liver-panel", "workup.platelets"],
+        reason_ids=["workup.alt", "workup.ast", "workup.inr", "workup.platelets"],
         rule_status={"exclusion.coagulation": "unknown"},
         covers=["workup: stale labs"],
     )
@@ -1548,7 +1591,7 @@ def boundary_labs_90_days() -> Scenario:
         50,
         MEETS,
         reason_ids=["indication.masld-alt"],
-        absent_reason_ids=["workup.liver-panel", "workup.platelets"],
+        absent_reason_ids=["workup.alt", "workup.ast", "workup.inr", "workup.platelets"],
         covers=["boundary: 90-day recency"],
     )
     masld_baseline(s, alt_old=50, alt_new=55, old_days=160, new_days=90)
@@ -1628,6 +1671,16 @@ Hook requests built from these bundles are in `examples/hook-requests/`
 """
 
 
+def set_evaluation_time(text: str) -> None:
+    global EVALUATION_TIME
+    if text == "now":
+        moment = datetime.now(UTC).replace(microsecond=0)
+    else:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    EVALUATION_TIME = moment.astimezone(UTC)
+
+
 def build_all() -> dict[str, str]:
     """File name -> text, for every scenario (and the README listing them)."""
     self_check()
@@ -1659,7 +1712,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="exit 1 if the files on disk differ from the generated ones",
     )
+    parser.add_argument(
+        "--evaluation-time",
+        metavar="ISO|now",
+        help="compute the dates from this instant instead of "
+        f"{EVALUATION_TIME:%Y-%m-%dT%H:%M:%SZ} (e.g. to load fresh patients into a test server; "
+        "write them elsewhere with --out)",
+    )
     args = parser.parse_args(argv)
+    if args.evaluation_time:
+        set_evaluation_time(args.evaluation_time)
     files = build_all()
     out: Path = args.out
     if args.check:

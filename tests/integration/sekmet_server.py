@@ -9,6 +9,7 @@ data folder, the simulator off and inbound logging off (fhir-test-server.md).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -78,6 +79,8 @@ class SekmetServer:
     workdir: Path
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    #: what ``cds-service fixtures load`` printed when the fixtures were loaded
+    load_output: str = ""
 
     @property
     def base_url(self) -> str:
@@ -180,3 +183,14 @@ class SekmetServer:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=5)
+
+
+def cli_command() -> list[str]:
+    """Our console script, as installed beside the interpreter running the tests."""
+    script = Path(sys.executable).with_name("cds-service")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("cds-service")
+    if found:
+        return [found]
+    return [sys.executable, "-c", "from cds_service.cli import main; main()"]
