@@ -270,6 +270,24 @@ class FhirServerPolicy:
                     raise FhirServerNotAllowed("fhirServer host resolved to an unusable address")
                 self._check_address(address)
 
+    def peer_allowed(self, address: str) -> bool:
+        """May the service talk to this connected peer address? (connect-time check)
+
+        Used by :class:`cds_service.security.outbound.GuardedAdapter` on the address a socket
+        actually connected to, which also covers allowlisted names whose DNS answer points
+        into the internal network (no check-then-connect race).
+        """
+        if self._dev_mode:
+            return True
+        parsed = _ip_literal(address.split("%", 1)[0])
+        if parsed is None:
+            return False
+        try:
+            self._check_address(parsed)
+        except FhirServerNotAllowed:
+            return False
+        return True
+
     def _check_address(self, address: IpAddress) -> None:
         if not _is_special(address):
             return
