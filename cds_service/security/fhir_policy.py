@@ -47,6 +47,7 @@ __all__ = [
 ]
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+MAX_URL_LENGTH = 32 * 1024
 # A DNS name or an IPv4 literal in any spelling; IPv6 literals are handled separately.
 _HOSTNAME = re.compile(
     r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*$"
@@ -116,7 +117,8 @@ def _ip_literal(host: str) -> IpAddress | None:
 
 def parse_server_url(url: str, *, allow_query: bool = False) -> ServerUrl:
     """Normalise ``url``; raise :class:`FhirServerNotAllowed` when it is not a plain http(s) URL."""
-    if not isinstance(url, str) or not url or len(url) > 2048:
+    # Generous: full search URLs are checked, and a long code list makes a long query.
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
         raise FhirServerNotAllowed("fhirServer is not a usable URL")
     if any(ch.isspace() or ord(ch) < 0x20 for ch in url) or "\\" in url:
         raise FhirServerNotAllowed(

@@ -103,6 +103,7 @@ def test_sandbox_like_token_is_accepted_when_trusted(tmp_path: Path) -> None:
     assert context.issuer == SANDBOX
 
 
+@pytest.mark.requirement("199")
 @responses.activate(assert_all_requests_are_fired=True)
 def test_jwks_url_is_fetched_once_and_cached(tmp_path: Path, es384: SigningKey) -> None:
     responses.get(JWKS_URL, json=jwks_of(es384))

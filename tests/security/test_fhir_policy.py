@@ -187,3 +187,12 @@ def test_redirect_within_base_is_followed() -> None:
         f"{base}/Patient/1", hooks={"response": redirect_guard(policy(), base)}, timeout=2
     )
     assert answer.json() == {"resourceType": "Patient"}
+
+
+def test_long_search_urls_are_checked_not_refused() -> None:
+    codes = ",".join(f"http://loinc.org|{n}-{n % 10}" for n in range(10000, 10400))
+    url = f"https://fhir.example.org/R4/Observation?patient=p1&code={codes}"
+    assert len(url) > 8000
+    assert policy().check(url).path == "/R4/Observation"
+    with pytest.raises(FhirServerNotAllowed):
+        policy().check("https://fhir.example.org/R4/" + "a" * 40000)
