@@ -6,7 +6,6 @@ JSON Schema, then the hook name. Every failure is an :class:`InvalidRequestError
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,6 @@ from cds_service.hooks.validation import first_error
 
 PATIENT_VIEW = "patient-view"
 
-_STRING = re.compile(rb'"[^"]*"')
 # keep only brackets and quotes; every other byte is deleted
 _KEEP = b'[]{}"'
 _DELETE = bytes(b for b in range(256) if b not in _KEEP)
@@ -28,13 +26,21 @@ _BRACES_TO_BRACKETS = bytes.maketrans(b"{}", b"[]")
 def nesting_exceeds(raw: bytes, limit: int) -> bool:
     """True when the JSON text ``raw`` nests arrays/objects deeper than ``limit``.
 
-    Runs on the raw bytes in C-speed passes (about a tenth of the parse time for a
-    150 KiB hook), so a deeply nested body is refused before it is parsed. Only exact for
-    well-formed JSON; malformed text is refused by the parser right after.
+    Works on the raw bytes in C-speed passes (under half the parse time for a 140 KiB
+    hook), so a deeply nested body is refused before it is parsed. Exact for well-formed
+    JSON; malformed text is refused by the parser right after.
     """
-    text = raw.replace(b"\\\\", b"").replace(b'\\"', b"")  # escapes cannot hide a quote now
+    text = raw
+    if b"\\" in text:
+        # escapes cannot hide a quote after this: drop escaped backslashes, then escaped quotes
+        text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
     text = text.translate(None, _DELETE)
-    text = _STRING.sub(b"", text).translate(_BRACES_TO_BRACKETS)
+    # Drop strings: removing an adjacent pair of quotes keeps every bracket's inside/outside
+    # parity, so first drop the (many) bracket-free strings, then split what is left.
+    text = text.replace(b'""', b"")
+    if b'"' in text:
+        text = b"".join(text.split(b'"')[::2])
+    text = text.translate(_BRACES_TO_BRACKETS)
     # each pass removes exactly one level: pairs formed by a removal are not rescanned
     for _ in range(limit):
         if not text:
