@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime
+from typing import Any
 
 from cds_service.clinical.model import (
     Assessment,
@@ -42,7 +43,7 @@ class CountingUuids:
 
 
 def obs(
-    label: str, value: float | None, unit: str | None, day: date, ref: str, loinc: str, **kw: object
+    label: str, value: float | None, unit: str | None, day: date, ref: str, loinc: str, **kw: Any
 ) -> Evidence:
     return Evidence(
         label=label,
@@ -52,7 +53,7 @@ def obs(
         unit=unit,
         effective=day,
         **kw,
-    )  # type: ignore[arg-type]
+    )
 
 
 def cond(label: str, ref: str, day: date | None) -> Evidence:
@@ -74,11 +75,11 @@ def rule(
     )
 
 
-def base(outcome: Outcome, **kw: object) -> Assessment:
+def base(outcome: Outcome, **kw: Any) -> Assessment:
     kw.setdefault("rules", ())
     return Assessment(
         outcome=outcome, evaluated_at=EVALUATED_AT, ruleset_version=RULESET, patient=PATIENT, **kw
-    )  # type: ignore[arg-type]
+    )
 
 
 # ------------------------------------------------------------------------------ scores

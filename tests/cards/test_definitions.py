@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,6 +14,7 @@ from cds_service.cards import CardConfigError, CardRenderer
 from cds_service.resources import data_dir
 
 CARDS = data_dir("cards")
+Yaml = dict[str, Any]
 
 
 @pytest.fixture
@@ -22,7 +24,7 @@ def cards_copy(tmp_path: Path) -> Path:
     return target
 
 
-def edit_yaml(path: Path, change: Callable[[dict], None]) -> None:  # type: ignore[type-arg]
+def edit_yaml(path: Path, change: Callable[[Yaml], None]) -> None:
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     change(data)
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -106,8 +108,8 @@ def test_unchanged_copy_loads(cards_copy: Path) -> None:
 )
 def test_invalid_definitions_fail_at_load(
     cards_copy: Path,
-    change: Callable[[dict], None],
-    message: str,  # type: ignore[type-arg]
+    change: Callable[[Yaml], None],
+    message: str,
 ) -> None:
     edit_yaml(cards_copy / "card-definitions.yaml", change)
     with pytest.raises(CardConfigError, match=None) as info:
@@ -143,7 +145,7 @@ def test_misspelt_variable_in_a_detail_template_fails_at_load(cards_copy: Path) 
 
 
 def test_reference_catalog_errors(cards_copy: Path) -> None:
-    def bad_status(d: dict) -> None:  # type: ignore[type-arg]
+    def bad_status(d: Yaml) -> None:
         d["references"][-1]["verified"] = True  # a clinic citation claimed verified...
 
     edit_yaml(cards_copy / "references.yaml", bad_status)  # ...with a not-verified status
