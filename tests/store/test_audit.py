@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from datetime import timedelta
@@ -146,35 +147,72 @@ def test_close_writes_what_is_still_queued(make_store: Callable[..., Store]) -> 
     assert count(make_store(), hook_calls) == 500
 
 
+WORKER = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime
+    from cds_service.config import Settings
+    from cds_service.hooks.audit import HookCallRecord
+    from cds_service.store import open_store
+
+    name = sys.argv[1]
+    store = open_store(Settings.from_env())
+    store.upgrade()
+    for i in range(300):
+        store.record_hook_call(HookCallRecord(
+            time=datetime.now(UTC), hook_instance=f"{name}-{i}", service_id="s",
+            ruleset_version="1", user_id=None, patient_id=None, outcome=None,
+            reason_ids=(), card_uuids=(f"{name}-card-{i}",), data_source=None,
+            fhir_requests=(), latency_ms=1.0, status_code=200))
+    sys.exit(0)  # no store.close(): the atexit flush must write the queue
+    """
+)
+
+
+def run_workers(store_settings: Settings, cwd: Path, names: list[str]) -> None:
+    env = {**os.environ, "DATABASE_URL": store_settings.database_url or ""}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, name],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for name in names
+    ]
+    for proc in procs:
+        _out, err = proc.communicate(timeout=180)
+        assert proc.returncode == 0, err.decode()
+
+
 def test_records_queued_at_interpreter_exit_are_written(
     store_settings: Settings, make_store: Callable[..., Store], tmp_path: Path
 ) -> None:
     """A worker that exits (sys.exit, as gunicorn's do) without closing the store."""
-    code = textwrap.dedent(
-        """
-        import sys
-        from datetime import UTC, datetime
-        from cds_service.config import Settings
-        from cds_service.hooks.audit import HookCallRecord
-        from cds_service.store import open_store
-
-        store = open_store(Settings.from_env())
-        store.upgrade()
-        for i in range(300):
-            store.record_hook_call(HookCallRecord(
-                time=datetime.now(UTC), hook_instance=f"exit-{i}", service_id="s",
-                ruleset_version="1", user_id=None, patient_id=None, outcome=None,
-                reason_ids=(), card_uuids=(f"exit-card-{i}",), data_source=None,
-                fhir_requests=(), latency_ms=1.0, status_code=200))
-        sys.exit(0)
-        """
-    )
-    env = {**os.environ, "DATABASE_URL": store_settings.database_url or ""}
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr.decode()
+    run_workers(store_settings, tmp_path, ["exit"])
     assert count(make_store(), hook_calls) == 300
+
+
+def test_several_worker_processes_audit_into_one_database(
+    store_settings: Settings, make_store: Callable[..., Store], tmp_path: Path
+) -> None:
+    run_workers(store_settings, tmp_path, ["w1", "w2", "w3"])
+    store = make_store()
+    with store.read() as conn:
+        instances = set(conn.scalars(select(hook_calls.c.hook_instance)))
+    assert len(instances) == 900
+    assert count(store, issued_cards) == 900
+
+
+def test_readers_are_not_blocked_by_a_writer(store: Store) -> None:
+    """Reports and readiness read while the audit writer holds the write lock (SQLite)."""
+    with store.engine.begin() as writer:  # BEGIN IMMEDIATE on SQLite: holds the write lock
+        writer.execute(hook_calls.delete())
+        started = time.monotonic()
+        assert store.counts()["hook_calls"] == 0
+        store.ping()
+        assert time.monotonic() - started < 2
 
 
 def test_a_forked_worker_writes_its_own_records(store: Store) -> None:
