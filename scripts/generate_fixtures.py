@@ -231,6 +231,7 @@ class Scenario:
     rule_status: dict[str, str] = field(default_factory=dict)
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
     post_infusion_monitoring: dict[str, str] | None = None
+    evidence: dict[str, list[str]] = field(default_factory=dict)
     covers: list[str] = field(default_factory=list)
     resources: list[Json] = field(default_factory=list)
     _counters: dict[str, int] = field(default_factory=dict)
@@ -375,15 +376,22 @@ class Scenario:
         self.resources.append(res)
         return res
 
-    def panel(self, when_days_ago: float, **overrides: float) -> None:
+    def panel(self, when_days_ago: float, **overrides: float) -> dict[str, Json]:
         """The liver panel and platelets at one draw (normal unless overridden)."""
         values = dict(NORMAL_PANEL)
         extra = {k: v for k, v in overrides.items() if k not in values}
         values.update({k: v for k, v in overrides.items() if k in values})
+        made = {}
         for key, value in values.items():
-            self.lab(key, value, when_days_ago)
+            made[key] = self.lab(key, value, when_days_ago)
         for key, value in extra.items():
-            self.lab(key, value, when_days_ago)
+            made[key] = self.lab(key, value, when_days_ago)
+        return made
+
+    def cite(self, rule_id: str, *resources: Json) -> None:
+        """Expect ``resources`` among the evidence of ``rule_id`` (the data behind a reason)."""
+        refs = self.evidence.setdefault(rule_id, [])
+        refs.extend(f"{r['resourceType']}/{r['id']}" for r in resources)
 
     def medication(
         self,
@@ -486,6 +494,7 @@ class Scenario:
             "absent_reason_ids": self.absent_reason_ids,
             "rule_status": self.rule_status,
             "scores": self.scores,
+            "evidence": self.evidence,
             "post_infusion_monitoring": self.post_infusion_monitoring,
         }
 
@@ -515,9 +524,11 @@ def masld_baseline(
     condition_systems: str = "both",
 ) -> None:
     """MASLD with ALT above ULN twice >= 4 weeks apart within 6 months, workup complete."""
-    s.condition("masld", onset_days_ago=900, systems=condition_systems)
-    s.lab("alt", alt_old, old_days)
-    s.panel(new_days, alt=alt_new, ast=45, ggt=70)
+    masld = s.condition("masld", onset_days_ago=900, systems=condition_systems)
+    old = s.lab("alt", alt_old, old_days)
+    new = s.panel(new_days, alt=alt_new, ast=45, ggt=70)
+    if s.outcome == MEETS:
+        s.cite("indication.masld-alt", masld, old, new["alt"])
 
 
 # --------------------------------------------------------------------------- not applicable
@@ -626,8 +637,8 @@ def masld_si_units() -> Scenario:
         rule_status={"exclusion.coagulation": "not-met"},
         covers=["SI units"],
     )
-    s.condition("masld", onset_days_ago=1200)
-    s.lab("alt", 49, 110)
+    masld = s.condition("masld", onset_days_ago=1200)
+    s.cite("indication.masld-alt", masld, s.lab("alt", 49, 110))
     for key, value in {
         "alt": 52,
         "ast": 41,
@@ -639,7 +650,9 @@ def masld_si_units() -> Scenario:
         "platelets-si": 210,
         "creatinine-si": 80,
     }.items():
-        s.lab(key, value, 15)
+        made = s.lab(key, value, 15)
+        if key == "alt":
+            s.cite("indication.masld-alt", made)
     return s
 
 
@@ -843,7 +856,7 @@ def hbv_suppressed_on_therapy() -> Scenario:
     s.condition("hbv", onset_days_ago=3000)
     s.medication("tenofovir", start_days_ago=1500)
     s.lab("hbsag", None, 1500, value_code=("http://snomed.info/sct|10828004", "Positive"))
-    s.lab("hbv-dna", 10, 50, comparator="<")
+    s.cite("indication.viral-survivor", s.lab("hbv-dna", 10, 50, comparator="<"))
     s.lab("alt", 52, 110)
     s.panel(18, alt=59, ast=47)
     return s
@@ -863,7 +876,7 @@ def pbc_udca_inadequate() -> Scenario:
     )
     s.condition("pbc", onset_days_ago=900)
     s.medication("ursodiol", start_days_ago=425)
-    s.panel(20, alp=240, ggt=150)
+    s.cite("indication.pbc-udca", s.panel(20, alp=240, ggt=150)["alp"])
     return s
 
 
@@ -898,7 +911,7 @@ def excluded_liver_cancer() -> Scenario:
         covers=["exclusion: liver cancer"],
     )
     s.condition("cirrhosis", onset_days_ago=1000)
-    s.condition("hcc", onset_days_ago=150)
+    s.cite("exclusion.liver-cancer", s.condition("hcc", onset_days_ago=150))
     s.panel(12, alt=45, ast=70, platelets=120, bilirubin=1.1, albumin=3.7, **RENAL)
     s.lab("alt", 50, 80)
     return s
@@ -918,14 +931,17 @@ def excluded_decompensation_ascites() -> Scenario:
         covers=["exclusion: decompensation (resolved within 12 months)"],
     )
     s.condition("cirrhosis", onset_days_ago=1300)
-    s.condition("ascites", onset_days_ago=200, clinical_status="resolved", abated_days_ago=120)
-    s.condition(
+    ascites = s.condition(
+        "ascites", onset_days_ago=200, clinical_status="resolved", abated_days_ago=120
+    )
+    varices = s.condition(
         "varices-bleeding",
         onset_days_ago=240,
         clinical_status="resolved",
         abated_days_ago=230,
         systems="icd10",
     )
+    s.cite("exclusion.decompensation", ascites, varices)
     s.panel(20, alt=35, ast=48, platelets=95, bilirubin=1.6, albumin=3.4, inr=1.3, **RENAL)
     return s
 
@@ -962,7 +978,10 @@ def excluded_liver_failure() -> Scenario:
         covers=["exclusion: liver failure"],
     )
     s.condition("nash", onset_days_ago=2000)
-    s.condition("liver-failure", onset_days_ago=90, systems="icd10")
+    s.cite(
+        "exclusion.liver-failure",
+        s.condition("liver-failure", onset_days_ago=90, systems="icd10"),
+    )
     s.lab("alt", 60, 100)
     s.panel(10, alt=55, ast=80, bilirubin=1.9, albumin=3.1, inr=1.4)
     return s
@@ -981,7 +1000,7 @@ def excluded_transplant_listed() -> Scenario:
         covers=["exclusion: transplant listing"],
     )
     s.condition("cirrhosis", onset_days_ago=1000)
-    s.condition("transplant-listed", onset_days_ago=60)
+    s.cite("exclusion.transplant", s.condition("transplant-listed", onset_days_ago=60))
     s.panel(14, alt=40, ast=50, platelets=140, bilirubin=1.2, albumin=3.6, **RENAL)
     return s
 
@@ -998,7 +1017,7 @@ def excluded_liver_transplant_status() -> Scenario:
         reason_ids=["exclusion.transplant"],
         covers=["exclusion: liver transplant status"],
     )
-    s.condition("liver-transplant", onset_days_ago=2500)
+    s.cite("exclusion.transplant", s.condition("liver-transplant", onset_days_ago=2500))
     masld_baseline(s)
     return s
 
@@ -1016,7 +1035,7 @@ def excluded_active_hcv() -> Scenario:
         covers=["exclusion: active HCV"],
     )
     s.condition("hcv", onset_days_ago=700)
-    s.lab("hcv-rna", 850000, 60)
+    s.cite("exclusion.active-viral-hepatitis", s.lab("hcv-rna", 850000, 60))
     s.lab("alt", 80, 130)
     s.panel(20, alt=92, ast=70)
     return s
@@ -1035,7 +1054,7 @@ def excluded_hbv_high_dna_log() -> Scenario:
         covers=["exclusion: HBV DNA > 2000", "log viral load units"],
     )
     s.condition("hbv", onset_days_ago=1800, systems="icd10")
-    s.lab("hbv-dna-log", 4.2, 70)
+    s.cite("exclusion.active-viral-hepatitis", s.lab("hbv-dna-log", 4.2, 70))
     s.lab("alt", 66, 120)
     s.panel(20, alt=71, ast=52)
     return s
@@ -1055,7 +1074,7 @@ def excluded_low_platelets() -> Scenario:
     )
     s.condition("masld", onset_days_ago=1000)
     s.lab("alt", 40, 100)
-    s.panel(15, alt=44, ast=48, platelets=42)
+    s.cite("exclusion.coagulation", s.panel(15, alt=44, ast=48, platelets=42)["platelets"])
     return s
 
 
@@ -1073,7 +1092,7 @@ def excluded_inr_off_anticoagulation() -> Scenario:
     )
     s.condition("nash", onset_days_ago=900)
     s.lab("alt", 70, 100)
-    s.panel(15, alt=75, ast=50, inr=1.7)
+    s.cite("exclusion.coagulation", s.panel(15, alt=75, ast=50, inr=1.7)["inr"])
     return s
 
 
@@ -1092,7 +1111,7 @@ def excluded_prolonged_pt() -> Scenario:
     s.condition("masld", onset_days_ago=1000)
     s.lab("alt", 39, 100)
     s.panel(15, alt=42, ast=44, inr=1.4)
-    s.lab("pt", 17.2, 15)
+    s.cite("exclusion.coagulation", s.lab("pt", 17.2, 15))
     return s
 
 
@@ -1108,7 +1127,8 @@ def excluded_bleeding_disorder() -> Scenario:
         reason_ids=["exclusion.coagulation"],
         covers=["exclusion: bleeding disorder"],
     )
-    s.condition("von-willebrand", onset_days_ago=9000, systems="icd10")
+    vwd = s.condition("von-willebrand", onset_days_ago=9000, systems="icd10")
+    s.cite("exclusion.coagulation", vwd)
     masld_baseline(s, alt_old=35, alt_new=41)
     return s
 
@@ -1359,7 +1379,7 @@ def masld_inr_on_anticoagulation() -> Scenario:
     s.condition("long-term-anticoagulants", onset_days_ago=800)
     s.medication("warfarin", start_days_ago=800)
     masld_baseline(s)
-    s.lab("inr", 2.6, 5)
+    s.cite("exclusion.coagulation", s.lab("inr", 2.6, 5))
     return s
 
 
@@ -1437,7 +1457,9 @@ def long_history_masld() -> Scenario:
     for i in range(0, 120):
         when = 14 + 28 * i
         alt = 58 + (i % 5) if when <= 180 else 24 + (i % 9)
-        s.panel(when, alt=alt, ast=30 + (i % 7), ggt=40 + (i % 11), platelets=220 - (i % 13))
+        made = s.panel(when, alt=alt, ast=30 + (i % 7), ggt=40 + (i % 11), platelets=220 - (i % 13))
+        if i == 0:  # the newest ALT, on the first page of any page size
+            s.cite("indication.masld-alt", made["alt"])
     return s
 
 
