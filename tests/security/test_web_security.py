@@ -482,3 +482,13 @@ def test_invalid_trust_file_stops_start_up(make_app: MakeApp, tmp_path: Path) ->
             Settings(trust_file=str(bad), log_level="WARNING"),
             Dependencies(engine=FakeEngine(), renderer=FakeRenderer()),
         )
+
+
+def test_feedback_with_a_token_for_its_own_url_passes_authentication(
+    client: FlaskClient, es384: SigningKey
+) -> None:
+    path = f"{SERVICE_PATH}/feedback"
+    response = client.post(path, json={"feedback": []}, headers=auth(es384, path))
+    assert response.status_code != 401
+    wrong = client.post(path, json={"feedback": []}, headers=auth(es384))  # hook URL as aud
+    assert wrong.status_code == 401
