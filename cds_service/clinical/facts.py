@@ -230,7 +230,7 @@ def _ref(resource_type: str, resource: Mapping[str, Any]) -> str | None:
     return f"{resource_type}/{rid}" if isinstance(rid, str) and rid else None
 
 
-def _codings(concept: object) -> list[tuple[str, str, str | None]]:
+def _codings(concept: object, need_system: bool = True) -> list[tuple[str, str, str | None]]:
     if not isinstance(concept, Mapping):
         return []
     codings = concept.get("coding")
@@ -240,6 +240,8 @@ def _codings(concept: object) -> list[tuple[str, str, str | None]]:
     for coding in codings:
         if isinstance(coding, Mapping):
             system, code = coding.get("system"), coding.get("code")
+            if not need_system and system is None:
+                system = ""
             if isinstance(system, str) and isinstance(code, str) and code:
                 display = coding.get("display")
                 out.append((system, code, display if isinstance(display, str) else None))
@@ -248,7 +250,7 @@ def _codings(concept: object) -> list[tuple[str, str, str | None]]:
 
 def _status_code(concept: object) -> str | None:
     """First code of a CodeableConcept status (Condition.clinicalStatus etc.)."""
-    for _system, code, _display in _codings(concept):
+    for _system, code, _display in _codings(concept, need_system=False):
         return code
     return None
 
@@ -579,7 +581,7 @@ class Normaliser:
         if not isinstance(interpretations, list):
             return None
         for concept in interpretations:
-            for _system, code, _display in _codings(concept):
+            for _system, code, _display in _codings(concept, need_system=False):
                 if code in self.rules.negative_interpretations:
                     return False
                 if code in self.rules.positive_interpretations:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cds_service.clinical.context import Context
+from cds_service.clinical.facts import VIRAL_LOADS
 from cds_service.clinical.model import OrderableTest, Status, WorkupItem, WorkupStatus
 
 PANEL = (
@@ -44,7 +45,8 @@ def _check(
     item_id: str | None = None,
 ) -> None:
     """Add a workup item when ``analyte`` has no result in ``window`` (MISSING or STALE)."""
-    valued = not ctx.rules.analytes[analyte].units.qualitative
+    # Qualitative tests and viral loads count when on file with an answer, even without a number.
+    valued = not ctx.rules.analytes[analyte].units.qualitative and analyte not in VIRAL_LOADS
     newest = ctx.latest_any_time(analyte, valued=valued)
     if newest is not None and (window is None or newest.when >= ctx.since(window)):
         return
