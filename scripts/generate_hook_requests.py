@@ -6,7 +6,7 @@ For every ``fhir_fixtures/<scenario>.bundle.json`` two files go to ``examples/ho
 - ``<scenario>.prefetch.json``: the complete prefetch, built by answering the discovery
   prefetch templates over the bundle (what an EHR that prefetches sends);
 - ``<scenario>.no-prefetch.json``: no prefetch; ``fhirServer`` points at a local FHIR server
-  (``--fhir-server``, default http://127.0.0.1:8080/fhir) where the fixtures were loaded
+  (``--fhir-server``, default http://127.0.0.1:8090/fhir) where the fixtures were loaded
   with ``cds-service fixtures load``, and ``fhirAuthorization`` carries a placeholder token.
 
 The templates are read from the service's own discovery document (default settings), so
@@ -41,7 +41,7 @@ from cds_service.bundle_prefetch import (  # noqa: E402
 from cds_service.config import Settings  # noqa: E402
 from cds_service.web.discovery import discovery_document, service_entry  # noqa: E402
 
-DEFAULT_FHIR_SERVER = "http://127.0.0.1:8080/fhir"
+DEFAULT_FHIR_SERVER = "http://127.0.0.1:8090/fhir"
 PLACEHOLDER_TOKEN = "replace-with-a-token-your-fhir-server-accepts"
 
 README = """# Example hook requests
@@ -62,8 +62,30 @@ The fixture dates are computed from 2026-11-01T12:00:00Z: the expected outcomes 
 clock frozen there to reproduce them; later, recency windows age the labs).
 
 ```sh
+cds-service serve --dev &     # development mode: loopback only, no JWT check
 curl -sS -H 'Content-Type: application/json' \\
   --data @examples/hook-requests/masld-alt.prefetch.json \\
+  http://127.0.0.1:8080/cds-services/msc-liver-screening
+```
+
+For the `no-prefetch` files, any FHIR R4 server at {server} will do; the one the test
+suite uses is sekmet-fhir (in its own virtual environment):
+
+```sh
+python3 -m venv /tmp/sekmet && /tmp/sekmet/bin/pip install sekmet-fhir==0.1.1
+cat > /tmp/sekmet/settings.yaml <<'YAML'
+host: 127.0.0.1
+port: 8090
+base_url: http://127.0.0.1:8090/fhir
+data_dir: /tmp/sekmet/data
+simulator: {{enabled: false}}
+log_inbound: false
+YAML
+/tmp/sekmet/bin/sekmet serve -c /tmp/sekmet/settings.yaml &
+cds-service fixtures load --fhir-server http://127.0.0.1:8090/fhir
+CDS_ALLOWED_FHIR_SERVERS=http://127.0.0.1:8090/fhir cds-service serve --dev &
+curl -sS -H 'Content-Type: application/json' \\
+  --data @examples/hook-requests/masld-alt.no-prefetch.json \\
   http://127.0.0.1:8080/cds-services/msc-liver-screening
 ```
 """
