@@ -38,6 +38,8 @@ T = TypeVar("T")
 
 #: the prefetch token that stands for the patient id in logged FHIR query paths
 PATIENT_PLACEHOLDER = "{{context.patientId}}"
+#: every so many remember_jti calls, expired ids are deleted in the same transaction
+JTI_SWEEP_EVERY = 1000
 _SECRET_PARAM = re.compile(
     r"(?i)([?&](?:access_token|id_token|refresh_token|client_secret)=)[^&]*"
 )
@@ -92,6 +94,8 @@ class Store:
         self._hash_key = patient_id_hash_key.encode() if patient_id_hash_key else None
         self.retention_days = retention_days
         self._clock = clock
+        self._jti_calls = 0
+        self.jti_sweep_every = JTI_SWEEP_EVERY
         self.audit_writer: AuditWriter[HookCallRecord] = AuditWriter(
             self.write_hook_calls,
             on_fork=lambda: engine.dispose(close=False),
@@ -108,13 +112,17 @@ class Store:
         migrate.upgrade(self.engine)
 
     def ping(self) -> None:
-        """Readiness: raise StoreUnavailableError unless the database answers and is migrated."""
+        """Readiness: raise StoreUnavailableError unless the database answers and has a schema.
+
+        A schema newer than this code's head is accepted: during a rolling upgrade the
+        new instances migrate first while the old ones keep serving.
+        """
         try:
             current = migrate.current_revision(self.engine)
         except DBAPIError as exc:
             raise StoreUnavailableError(f"database unreachable ({type(exc).__name__})") from None
-        if current != migrate.head_revision():
-            raise StoreUnavailableError(f"database schema at {current}, expected head")
+        if current is None:
+            raise StoreUnavailableError("database schema missing: run `cds-service db upgrade`")
 
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until queued audit records are written (tests, shutdown)."""
@@ -246,8 +254,12 @@ class Store:
         """Record a JWT id; False when it was already seen (a replay), by any worker."""
         digest = hashlib.sha256(jti.encode()).hexdigest()
         now = self._clock()
+        self._jti_calls += 1
+        sweep = self._jti_calls % self.jti_sweep_every == 0
 
         def write(conn: Connection) -> bool:
+            if sweep:  # keep the table small between `db prune` runs
+                conn.execute(delete(seen_jtis).where(seen_jtis.c.expires_at < now))
             result = conn.execute(
                 _insert_ignore(conn, seen_jtis).returning(seen_jtis.c.jti_sha256),
                 {"jti_sha256": digest, "expires_at": expires_at, "seen_at": now},

@@ -13,6 +13,7 @@ from cds_service.cli import main
 from cds_service.config import Settings
 from cds_service.store import Store, parse_feedback_request
 from cds_service.store.schema import feedback, hook_calls, issued_cards, seen_jtis
+from cds_service.store.store import JTI_SWEEP_EVERY
 
 from .helpers import SERVICE_ID, T0, hook_record
 
@@ -59,6 +60,15 @@ def test_concurrent_replays_of_one_jti_across_stores_admit_exactly_one(
         t.join(60)
     assert len(results) == 160
     assert results.count(True) == 20  # one winner per jti
+
+
+def test_expired_jtis_are_swept_now_and_then(store: Store) -> None:
+    assert JTI_SWEEP_EVERY == store.jti_sweep_every == 1000
+    store.jti_sweep_every = 10
+    store.remember_jti("long-gone", T0 - timedelta(days=1))
+    for n in range(9):
+        store.remember_jti(f"fresh-{n}", datetime.now(UTC) + timedelta(minutes=5))
+    assert store.counts()["seen_jtis"] == 9  # the 10th call swept "long-gone"
 
 
 def _fill(store: Store, old: datetime, new: datetime) -> None:

@@ -54,7 +54,7 @@ def test_upgrade_twice_is_a_no_op_and_downgrade_returns_to_empty(store_settings:
 def test_ping_fails_before_upgrade_and_passes_after(store_settings: Settings) -> None:
     store = open_store(store_settings)
     try:
-        with pytest.raises(StoreUnavailableError, match="schema"):
+        with pytest.raises(StoreUnavailableError, match="db upgrade"):
             store.ping()
         store.upgrade()
         store.ping()
