@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
+import requests
 
 log = logging.getLogger("cds_service.security.jwks")
 
@@ -170,8 +171,6 @@ class JwksCache:
             raise KeySetUnavailable("https required outside dev mode")
         if self._session is None:
             raise KeySetUnavailable("no HTTP session to fetch with")
-        import requests  # local: keep module import cheap for the domain code
-
         try:
             response = self._session.get(
                 url,
