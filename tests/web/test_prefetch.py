@@ -381,3 +381,40 @@ def test_too_many_prefetched_resources_is_a_400(make_app: MakeApp) -> None:
     with app.test_client() as c:
         response = post_hook(c, hook_request(standard_data()))
     assert_operation_outcome(response, 400, "prefetch")
+
+
+def test_missing_keys_are_fetched_in_parallel(
+    fake_client: FlaskClient, fhir_mock: responses.RequestsMock
+) -> None:
+    import time
+
+    def slow(request: Any) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(0.2)
+        if "/Patient/" in request.url:
+            return 200, {}, orjson.dumps(patient())
+        return 200, {}, orjson.dumps(searchset([]))
+
+    fhir_mock.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + "/.*"), callback=slow)
+    started = time.monotonic()
+    response = post_hook(fake_client, hook_request({}))
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert len(fhir_mock.calls) == 5
+    assert elapsed < 0.8, f"5 queries of 0.2 s took {elapsed:.2f} s: not parallel"
+
+
+def test_data_source_is_mixed_when_some_keys_are_fetched(
+    make_app: MakeApp, fhir_mock: responses.RequestsMock
+) -> None:
+    from tests.conftest import RecordingAuditSink
+
+    data = standard_data()
+    FakeFhirServer(fhir_mock, data)
+    sink = RecordingAuditSink()
+    app = make_app(engine=FakeEngine(), renderer=FakeRenderer(), store=sink)
+    prefetch = dict(data)
+    del prefetch["procedures"]
+    with app.test_client() as c:
+        assert post_hook(c, hook_request(prefetch)).status_code == 200
+    assert sink.records[0].data_source == "mixed"
+    assert sink.records[0].fhir_requests == ("Procedure?patient={{context.patientId}}",)
