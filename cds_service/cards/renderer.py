@@ -60,7 +60,10 @@ from cds_service.resources import data_dir
 Card = dict[str, Any]
 UuidFactory = Callable[[], str]
 
+# Condition names as EHRs send them ("Unspecified cirrhosis of liver", "Fatty liver
+# (disorder)") make poor trial-search terms: drop SNOMED semantic tags and "unspecified".
 _SEMANTIC_TAG = re.compile(r"\s*\((?:disorder|finding|morphologic abnormality)\)\s*$", re.I)
+_UNSPECIFIED = re.compile(r",?\s*\bunspecified\b,?", re.I)
 _BLANK_LINES = re.compile(r"\n{3,}")
 _TRAILING_SPACE = re.compile(r"[ \t]+\n")
 
@@ -75,14 +78,17 @@ class _Texts:
 
 def _escape_tree(value: Any) -> Any:
     """Markdown-escape every string in a template context (except :class:`Markdown`)."""
+    kind = type(value)
+    if kind is str:
+        return escape_markdown(value)
+    if kind is dict:
+        return {k: _escape_tree(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [_escape_tree(v) for v in value]
     if isinstance(value, Markdown):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str):  # another str subclass: escape it like text
         return escape_markdown(value)
-    if isinstance(value, dict):
-        return {k: _escape_tree(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_escape_tree(v) for v in value]
     return value
 
 
@@ -107,6 +113,7 @@ class CardRenderer:
         self._sugg_full = text_env.from_string(sugg.full_workup_label)
         self._sugg_reason = text_env.from_string(sugg.reason_text)
         self._sugg_min_full = sugg.full_workup_min_tests
+        self._sugg_cache: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._verified_refs = [_reference_view(r) for r in references if r.verified]
         self._unverified_clinic = sum(1 for r in references if r.cited_by_clinic and not r.verified)
         self._forbidden = forbidden_word_pattern(definitions.forbidden_words)
@@ -229,11 +236,12 @@ class CardRenderer:
             "orders_note": orders_note,
         }
         summary = {"count": len(labels), "labels": join_labels(labels)}
-        card = self._card(Outcome.WORKUP_INCOMPLETE.value, summary, detail, uuids, build=False)
+        card = self._card(Outcome.WORKUP_INCOMPLETE.value, summary, detail, uuids)
         if suggestions:
+            # built complete (validated resources, non-empty labels): nothing to prune
             card["suggestions"] = [{"uuid": uuids(), **s} for s in suggestions]
             card["selectionBehavior"] = "any"
-        return prune_empty(card)  # type: ignore[no-any-return]
+        return card
 
     def _workup_suggestions(
         self, a: Assessment, patient_id: str
@@ -254,23 +262,15 @@ class CardRenderer:
                     continue
                 seen.add(order.loinc)
                 name = item.label if len(item.orders) == 1 else order.display
-                reason = one_line(self._sugg_reason.render(why=item.why))
+                label, description, reason = self._suggestion_texts(name, order.loinc, item.why)
                 try:
                     resource = draft_service_request(order.loinc, order.display, reason, patient_id)
                 except ServiceRequestError:
                     failed.append(name)
                     continue
-                action = {
-                    "type": "create",
-                    "description": one_line(
-                        self._sugg_description.render(test=name, loinc=order.loinc)
-                    ),
-                    "resource": resource,
-                }
+                action = {"type": "create", "description": description, "resource": resource}
                 actions.append(action)
-                suggestions.append(
-                    {"label": one_line(self._sugg_label.render(test=name)), "actions": [action]}
-                )
+                suggestions.append({"label": label, "actions": [action]})
         if len(actions) >= self._sugg_min_full:
             suggestions.append(
                 {
@@ -284,6 +284,21 @@ class CardRenderer:
             else ""
         )
         return suggestions, note
+
+    def _suggestion_texts(self, test: str, loinc: str, why: str) -> tuple[str, str, str]:
+        """Label, action description and ServiceRequest reason (memoised: a few µs saved
+        per test on every hook; the inputs come from the ruleset's small vocabulary)."""
+        key = (test, loinc, why)
+        cached = self._sugg_cache.get(key)
+        if cached is None:
+            cached = (
+                one_line(self._sugg_label.render(test=test)) or test,
+                one_line(self._sugg_description.render(test=test, loinc=loinc)),
+                one_line(self._sugg_reason.render(why=why)),
+            )
+            if len(self._sugg_cache) < 4096:  # bounded: never grows with patient data
+                self._sugg_cache[key] = cached
+        return cached
 
     def _meets(self, a: Assessment, common: dict[str, Any], uuids: UuidFactory) -> Card:
         schedule, schedule_notes = planned_schedule_view(a.planned_monitoring)
@@ -362,7 +377,6 @@ class CardRenderer:
         *,
         indicator: str | None = None,
         extra_links: Iterable[dict[str, str]] = (),
-        build: bool = True,
     ) -> Card:
         definition = self.definitions.cards[key]
         texts = self._texts[key]
@@ -393,7 +407,8 @@ class CardRenderer:
             ],
             "links": [*extra_links, *self._shared_links(definition)],
         }
-        return prune_empty(card) if build else card
+        pruned: Card = prune_empty(card)
+        return pruned
 
     def _shared_links(self, definition: CardDefinition) -> list[dict[str, str]]:
         links = self.definitions.shared_links
@@ -406,7 +421,7 @@ class CardRenderer:
         search = self.definitions.trial_search
         names: dict[str, str] = {}
         for raw in conditions:
-            name = one_line(_SEMANTIC_TAG.sub("", raw))
+            name = one_line(_UNSPECIFIED.sub(" ", _SEMANTIC_TAG.sub("", raw))).strip(" ,;")
             if name and name.lower() not in names:
                 names[name.lower()] = name
         chosen = list(names.values())[: search.max_condition_links] or [search.fallback_condition]

@@ -121,8 +121,13 @@ def _inputs_date(score: ScoreResult) -> str:
 
 
 def score_notes(score: ScoreResult) -> str:
+    """Compact notes for the score table: estimated, flags, clamped inputs, what is missing.
+
+    Per-input notes of derived inputs (e.g. how an ascites grade was inferred) are left to
+    the score's flags, which the engine words for the reader; the table stays compact.
+    """
     notes: list[str] = []
-    if score.estimated:
+    if score.estimated and not any(f.lower().startswith("estimated") for f in score.flags):
         notes.append("estimated")
     notes.extend(score.flags)
     for i in score.inputs:
@@ -130,8 +135,6 @@ def score_notes(score: ScoreResult) -> str:
             notes.append(
                 f"{i.name} {fmt_number(i.clamped_from)} used as {fmt_number(float(i.value))}"
             )
-        elif i.evidence is None and i.note:
-            notes.append(f"{i.name}: {i.note}")
     if score.value is None and score.missing:
         notes.append("missing or out of date: " + ", ".join(score.missing))
     elif score.value is None:

@@ -306,7 +306,7 @@ def test_meets_links(renderer: CardRenderer) -> None:
 
 def test_estimated_score_is_marked(renderer: CardRenderer) -> None:
     (card,) = render(renderer, "meets-cirrhosis-cp7")
-    assert "| Child-Pugh | 7 | B | 2026-10-20 | estimated;" in card["detail"]
+    assert "| Child-Pugh | 7 | B | 2026-10-20 | estimated |" in card["detail"]
     assert "unreliable under 35 years" in card["detail"]
 
 

@@ -15,7 +15,7 @@ def test_terminal_view_of_a_candidate(renderer: CardRenderer) -> None:
     assert "Patient: Patient/pat-123, 58 y, female" in text
     assert "[INFO] (meets-screening-criteria) Meets clinic screening criteria" in text
     assert "Screening paths met:\n  - Cirrhosis Child-Pugh A or early B [met]" in text
-    assert "Child-Pugh             7  B  inputs 2026-10-20  estimated;" in text
+    assert "Child-Pugh             7  B  inputs 2026-10-20  estimated\n" in text
     assert "  - Liver panel at 1 month: day 30 (± 14 days)" in text
     assert "link: ClinicalTrials.gov: MSC trials in Cirrhosis of liver" in text
 
