@@ -118,6 +118,10 @@ class Authenticator:
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self._algorithms:
             raise AuthenticationError("algorithm-not-allowed")
+        # RFC 7515 4.1.11: critical extensions we do not implement must be refused; and no
+        # unencoded (RFC 7797 b64=false) payloads.
+        if "crit" in header or "b64" in header:
+            raise AuthenticationError("unsupported-header")
         typ = header.get("typ")
         if typ is not None and (not isinstance(typ, str) or typ.upper() != "JWT"):
             raise AuthenticationError("typ-not-jwt")

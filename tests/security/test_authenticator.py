@@ -348,6 +348,12 @@ def test_token_lifetime_is_capped(harness: Harness, es384: SigningKey) -> None:
     rejected(harness, mint(es384, lifetime=7 * 24 * 3600), "lifetime-too-long")
 
 
+def test_critical_header_extensions_are_refused(harness: Harness, es384: SigningKey) -> None:
+    rejected(harness, mint(es384, headers={"crit": ["exp"], "exp": 1}), "malformed-token")
+    token = mint(es384, headers={"b64": True, "crit": ["b64"]})
+    rejected(harness, token, "unsupported-header")
+
+
 def test_missing_kid_and_bad_typ_are_refused(harness: Harness, es384: SigningKey) -> None:
     token = jwt.encode(
         {"iss": ISSUER, "aud": HOOK_URL, "iat": NOW.timestamp(), "exp": NOW.timestamp() + 60},
