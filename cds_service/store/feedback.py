@@ -26,7 +26,8 @@ FeedbackOutcome = Literal["accepted", "overridden"]
 
 _RFC3339 = re.compile(
     r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<frac>\d+))?"
-    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})$"
+    r"(?P<offset>[Zz]|[+-]\d{2}:\d{2})$",
+    re.ASCII,
 )
 
 
@@ -86,8 +87,11 @@ def parse_rfc3339(value: str) -> datetime:
         raise ValueError(f"not an RFC 3339 date-time: {value!r}")
     frac = (match["frac"] or "")[:6].ljust(6, "0")
     offset = "+00:00" if match["offset"] in {"Z", "z"} else match["offset"]
-    parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}.{frac}{offset}")
-    return parsed.astimezone(UTC)
+    try:
+        parsed = datetime.fromisoformat(f"{match['date']}T{match['time']}.{frac}{offset}")
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is past year 9999 in UTC
+        raise ValueError(f"date-time out of range: {value!r}") from None
 
 
 def _item(raw: Mapping[str, Any], index: int) -> FeedbackItem:

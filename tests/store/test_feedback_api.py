@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from cds_service.store import Store
@@ -155,6 +157,14 @@ def _without(item: dict[str, Any], key: str) -> dict[str, Any]:
             "feedback[0].outcomeTimestamp",
         ),
         (
+            {"feedback": [{**ACCEPTED, "outcomeTimestamp": "9999-12-31T23:59:59-14:00"}]},
+            "feedback[0].outcomeTimestamp",
+        ),
+        (
+            {"feedback": [{**ACCEPTED, "outcomeTimestamp": "2021-12-11T10:05:31+99:00"}]},
+            "feedback[0].outcomeTimestamp",
+        ),
+        (
             {"feedback": [{**OVERRIDDEN_NO_REASON, "overrideReason": {"reason": {"code": "x"}}}]},
             "feedback[0].overrideReason.reason.system",
         ),
@@ -236,3 +246,43 @@ def test_concurrent_posts_with_duplicates_store_each_item_exactly_once(
     stored = [(r.card_uuid, r.outcome, r.outcome_timestamp) for r in rows(store)]
     assert len(stored) == len(set(stored))  # exactly once
     assert set(stored) == expected  # none lost, none invented
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+TIMESTAMP_LIKE = r"\A\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})\Z"
+FEEDBACK_ITEM = st.fixed_dictionaries(
+    {},
+    optional={
+        "card": st.text(max_size=40) | JSON,
+        "outcome": st.sampled_from(["accepted", "overridden", "ignored", ""]) | JSON,
+        "acceptedSuggestions": st.lists(st.fixed_dictionaries({"id": st.text(max_size=10)}))
+        | JSON,
+        "overrideReason": st.fixed_dictionaries(
+            {}, optional={"reason": JSON, "userComment": st.text(max_size=30) | JSON}
+        )
+        | JSON,
+        "outcomeTimestamp": st.datetimes(timezones=st.just(UTC)).map(
+            lambda d: d.isoformat().replace("+00:00", "Z")
+        )
+        | st.from_regex(TIMESTAMP_LIKE)
+        | st.text(max_size=30),
+    },
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(body=st.fixed_dictionaries({"feedback": st.lists(FEEDBACK_ITEM, max_size=3)}) | JSON)
+def test_no_request_body_makes_a_500(app: Flask, body: Any) -> None:
+    response = app.test_client().post(URL, json=body)
+    assert response.status_code in {200, 400}, response.get_data(as_text=True)
+    if response.status_code == 400:
+        assert response.get_json()["resourceType"] == "OperationOutcome"
+    else:
+        assert response.get_json() == {}
