@@ -349,8 +349,20 @@ def test_token_lifetime_is_capped(harness: Harness, es384: SigningKey) -> None:
 
 
 def test_critical_header_extensions_are_refused(harness: Harness, es384: SigningKey) -> None:
+    """PyJWT refuses unknown ``crit`` itself; the authenticator also refuses any ``b64``."""
     rejected(harness, mint(es384, headers={"crit": ["exp"], "exp": 1}), "malformed-token")
-    token = mint(es384, headers={"b64": True, "crit": ["b64"]})
+    # hand-built (PyJWT's encoder drops b64=true): otherwise a valid, correctly signed token
+    header = {"alg": "ES384", "typ": "JWT", "kid": es384.kid, "b64": True}
+    claims = {
+        "iss": ISSUER,
+        "aud": HOOK_URL,
+        "iat": NOW.timestamp(),
+        "exp": NOW.timestamp() + 60,
+        "jti": "b64",
+    }
+    signing_input = f"{b64(header)}.{b64(claims)}".encode()
+    signature = jwt.get_algorithm_by_name("ES384").sign(signing_input, es384.private)
+    token = signing_input.decode() + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
     rejected(harness, token, "unsupported-header")
 
 
