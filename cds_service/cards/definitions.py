@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jsonschema
@@ -81,6 +82,7 @@ class CardDefinitions:
     trial_search: TrialSearch
     shared_links: Mapping[str, LinkDefinition]
     cards: Mapping[str, CardDefinition]
+    unit_display: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +199,7 @@ def load_definitions(cards_dir: Path) -> CardDefinitions:
         ),
         shared_links=shared,
         cards=cards,
+        unit_display=MappingProxyType(dict(raw["unit_display"])),
     )
 
 

@@ -117,6 +117,7 @@ class CardRenderer:
         self._verified_refs = [_reference_view(r) for r in references if r.verified]
         self._unverified_clinic = sum(1 for r in references if r.cited_by_clinic and not r.verified)
         self._forbidden = forbidden_word_pattern(definitions.forbidden_words)
+        self._units = definitions.unit_display
 
     # ------------------------------------------------------------------ loading
     @classmethod
@@ -197,7 +198,7 @@ class CardRenderer:
         """A terminal view of the outcome, reasons, scores and schedule."""
         from cds_service.cards.terminal import render_terminal
 
-        return render_terminal(assessment, cards)
+        return render_terminal(assessment, cards, self._units)
 
     # ------------------------------------------------------------------- cards
     def _common_context(self, a: Assessment) -> dict[str, Any]:
@@ -215,8 +216,10 @@ class CardRenderer:
         strongest = exclusions[0].label if exclusions else "exclusion on record"
         detail = {
             **common,
-            "exclusions": [rule_view(r, self._exclusion_note(r.id)) for r in exclusions],
-            "unknown_exclusions": [rule_view(r) for r in a.unknown_exclusions],
+            "exclusions": [
+                rule_view(r, self._exclusion_note(r.id), self._units) for r in exclusions
+            ],
+            "unknown_exclusions": [rule_view(r, units=self._units) for r in a.unknown_exclusions],
         }
         summary = {"strongest": strongest, "more": max(len(exclusions) - 1, 0)}
         return self._card(Outcome.EXCLUDED.value, summary, detail, uuids)
@@ -230,9 +233,9 @@ class CardRenderer:
         suggestions, orders_note = self._workup_suggestions(a, patient_id)
         detail = {
             **common,
-            "items": [workup_view(w) for w in items],
-            "unknown_exclusions": [rule_view(r) for r in unknown],
-            "indications": [rule_view(r) for r in a.indications_met],
+            "items": [workup_view(w, self._units) for w in items],
+            "unknown_exclusions": [rule_view(r, units=self._units) for r in unknown],
+            "indications": [rule_view(r, units=self._units) for r in a.indications_met],
             "orders_note": orders_note,
         }
         summary = {"count": len(labels), "labels": join_labels(labels)}
@@ -304,13 +307,13 @@ class CardRenderer:
         schedule, schedule_notes = planned_schedule_view(a.planned_monitoring)
         detail = {
             **common,
-            "paths": [rule_view(r) for r in a.indications_met],
+            "paths": [rule_view(r, units=self._units) for r in a.indications_met],
             "child_pugh_note": self._child_pugh_note(a),
             "references": self._verified_refs,
             "unverified_clinic_citations": self._unverified_clinic,
             "schedule": schedule,
             "schedule_notes": schedule_notes,
-            "planned_items": [workup_view(w) for w in a.workup if not w.blocking],
+            "planned_items": [workup_view(w, self._units) for w in a.workup if not w.blocking],
         }
         links = self._trial_links(a.liver_conditions)
         return self._card(
@@ -326,9 +329,9 @@ class CardRenderer:
         criterion = candidates[0].label if candidates else "no screening path met"
         detail = {
             **common,
-            "not_met": [rule_view(r) for r in not_met],
-            "other_paths": [rule_view(r) for r in others],
-            "unknown_paths": [rule_view(r) for r in unknown],
+            "not_met": [rule_view(r, units=self._units) for r in not_met],
+            "other_paths": [rule_view(r, units=self._units) for r in others],
+            "unknown_paths": [rule_view(r, units=self._units) for r in unknown],
             "child_pugh_note": self._child_pugh_note(a),
         }
         return self._card(Outcome.DOES_NOT_MEET.value, {"criterion": criterion}, detail, uuids)
@@ -339,7 +342,9 @@ class CardRenderer:
         items = schedule.items
         overdue = [i for i in items if i.state is MonitoringState.OVERDUE]
         pending = [i for i in items if i.state in (MonitoringState.DUE, MonitoringState.PLANNED)]
-        infusion = evidence_view(schedule.infusion) if schedule.infusion is not None else None
+        infusion = (
+            evidence_view(schedule.infusion, self._units) if schedule.infusion is not None else None
+        )
 
         def when(label: str, due: str) -> str:
             return f"{label} (due {due})" if due else label
@@ -355,7 +360,7 @@ class CardRenderer:
         detail = {
             **common,
             "infusion": infusion,
-            "items": [monitoring_item_view(i) for i in items],
+            "items": [monitoring_item_view(i, self._units) for i in items],
             "overdue": len(overdue),
             "notes": list(schedule.notes),
         }

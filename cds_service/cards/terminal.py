@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from cds_service.cards.views import (
+    NO_UNITS,
+    Units,
     evidence_inline,
     fmt_date,
     fmt_instant,
@@ -15,33 +17,37 @@ from cds_service.cards.views import (
 from cds_service.clinical.model import Assessment, MonitoringSchedule, RuleResult
 
 
-def _rules(title: str, rules: tuple[RuleResult, ...]) -> list[str]:
+def _rules(title: str, rules: tuple[RuleResult, ...], units: Units) -> list[str]:
     if not rules:
         return []
     lines = [f"{title}:"]
     for r in rules:
         lines.append(f"  - {r.label} [{r.status.value}]: {r.reason}")
-        lines += [f"      {evidence_inline(e)}" for e in r.evidence]
+        lines += [f"      {evidence_inline(e, units)}" for e in r.evidence]
     return lines
 
 
-def _schedule(title: str, schedule: MonitoringSchedule | None, planned: bool) -> list[str]:
+def _schedule(
+    title: str, schedule: MonitoringSchedule | None, planned: bool, units: Units
+) -> list[str]:
     if schedule is None:
         return []
     lines = [f"{title}:"]
     if schedule.infusion is not None:
-        lines.append(f"  most recent infusion: {evidence_inline(schedule.infusion)}")
+        lines.append(f"  most recent infusion: {evidence_inline(schedule.infusion, units)}")
     for item in schedule.items:
         if planned:
             lines.append(f"  - {item.label}: day {item.offset_days} (± {item.tolerance_days} days)")
         else:
-            v = monitoring_item_view(item)
+            v = monitoring_item_view(item, units)
             lines.append(f"  - {item.label}: due {v['due']} ({v['window']}), {v['state_text']}")
     lines += [f"  note: {n}" for n in schedule.notes]
     return lines
 
 
-def render_terminal(assessment: Assessment, cards: list[dict[str, Any]]) -> str:
+def render_terminal(
+    assessment: Assessment, cards: list[dict[str, Any]], units: Units = NO_UNITS
+) -> str:
     a = assessment
     patient = a.patient
     who = ", ".join(
@@ -70,13 +76,13 @@ def render_terminal(assessment: Assessment, cards: list[dict[str, Any]]) -> str:
     else:
         lines.append("Cards: none (no card is shown for this patient)")
     lines.append("")
-    lines += _rules("Exclusions met", a.exclusions)
-    lines += _rules("Exclusions not yet ruled out", a.unknown_exclusions)
-    lines += _rules("Screening paths met", a.indications_met)
+    lines += _rules("Exclusions met", a.exclusions, units)
+    lines += _rules("Exclusions not yet ruled out", a.unknown_exclusions, units)
+    lines += _rules("Screening paths met", a.indications_met, units)
     if a.workup:
         lines.append("Workup:")
         for w in a.workup:
-            v = workup_view(w)
+            v = workup_view(w, units)
             kind = "blocking" if w.blocking else "planned pre-therapy"
             lines.append(f"  - {w.label}: {v['status']} ({kind}); last: {v['last']}; {w.why}")
     if a.scores:
@@ -94,8 +100,10 @@ def render_terminal(assessment: Assessment, cards: list[dict[str, Any]]) -> str:
                 if x
             )
             lines.append(f"  {s.label:<{width}}  {v['value']:>12}  {extra}".rstrip())
-    lines += _schedule("Planned monitoring (from first infusion)", a.planned_monitoring, True)
-    lines += _schedule("Post-infusion monitoring", a.post_infusion_monitoring, False)
+    lines += _schedule(
+        "Planned monitoring (from first infusion)", a.planned_monitoring, True, units
+    )
+    lines += _schedule("Post-infusion monitoring", a.post_infusion_monitoring, False, units)
     if a.data_quality:
         lines.append("Data not used:")
         lines += [

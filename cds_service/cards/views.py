@@ -8,8 +8,10 @@ simple and the sandboxed template engine reads nothing but text. Missing data is
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from types import MappingProxyType
 from typing import Any
 
 from cds_service.cards.markdown import Markdown
@@ -24,6 +26,23 @@ from cds_service.clinical.model import (
 )
 
 View = dict[str, Any]
+
+#: UCUM code -> how a clinician reads it (cards/card-definitions.yaml `unit_display`)
+Units = Mapping[str, str]
+NO_UNITS: Units = MappingProxyType({})
+_ANNOTATION_ONLY = re.compile(r"\{[^{}]*\}")
+
+
+def display_unit(unit: str | None, units: Units = NO_UNITS) -> str:
+    """The unit as shown on a card: mapped for reading; a bare UCUM annotation ("{INR}")
+    or "1" means "no unit". Display only: values are never converted here."""
+    if not unit:
+        return ""
+    if unit in units:
+        return units[unit]
+    if unit == "1" or _ANNOTATION_ONLY.fullmatch(unit):
+        return ""
+    return unit
 
 
 def fmt_number(value: float) -> str:
@@ -50,7 +69,7 @@ def fmt_instant(value: datetime) -> str:
     return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _quantity(value: float, unit: str | None) -> str:
+def _quantity(value: float, unit: str) -> str:
     return f"{fmt_number(value)} {unit}" if unit else fmt_number(value)
 
 
@@ -58,9 +77,9 @@ def _is_observation(ref: str | None) -> bool:
     return bool(ref) and str(ref).startswith("Observation/")
 
 
-def evidence_value(e: Evidence) -> str:
+def evidence_value(e: Evidence, units: Units = NO_UNITS) -> str:
     if e.value is not None:
-        return _quantity(e.value, e.unit)
+        return _quantity(e.value, display_unit(e.unit, units))
     if e.value_text:
         return e.value_text
     if _is_observation(e.resource_ref):
@@ -68,20 +87,22 @@ def evidence_value(e: Evidence) -> str:
     return ""
 
 
-def evidence_view(e: Evidence) -> View:
+def evidence_view(e: Evidence, units: Units = NO_UNITS) -> View:
     original = ""
     if e.original_value is not None and (
         e.original_value != e.value or (e.original_unit or None) != (e.unit or None)
     ):
-        original = _quantity(e.original_value, e.original_unit or "(unit not stated)")
+        unit = display_unit(e.original_unit, units) if e.original_unit else "(unit not stated)"
+        original = _quantity(e.original_value, unit)
     elif e.original_unit and e.original_unit != e.unit and e.value is None:
         original = f"unit {e.original_unit}"
     when = fmt_date(e.effective)
     if not when and e.resource_ref:
         when = "date not recorded"
+    value = evidence_value(e, units)
     return {
         "label": e.label,
-        "value": evidence_value(e),
+        "value": "" if value == e.label else value,  # a condition's display repeats its label
         "original": original,
         "date": when,
         "resource": e.resource_ref or "",
@@ -89,20 +110,20 @@ def evidence_view(e: Evidence) -> View:
     }
 
 
-def evidence_inline(e: Evidence) -> str:
+def evidence_inline(e: Evidence, units: Units = NO_UNITS, *, resource: bool = True) -> str:
     """One evidence item as a single line of plain text (tables, terminal)."""
-    v = evidence_view(e)
+    v = evidence_view(e, units)
     parts = [v["label"] + (f" {v['value']}" if v["value"] else "")]
-    parts += [v[k] for k in ("date", "resource") if v[k]]
+    parts += [v[k] for k in (("date", "resource") if resource else ("date",)) if v[k]]
     return ", ".join(parts)
 
 
-def rule_view(rule: RuleResult, note: str = "") -> View:
+def rule_view(rule: RuleResult, note: str = "", units: Units = NO_UNITS) -> View:
     return {
         "id": rule.id,
         "label": rule.label,
         "reason": rule.reason,
-        "evidence": [evidence_view(e) for e in rule.evidence],
+        "evidence": [evidence_view(e, units) for e in rule.evidence],
         "note": note,
     }
 
@@ -154,8 +175,10 @@ def score_view(score: ScoreResult) -> View:
     }
 
 
-def workup_view(item: WorkupItem) -> View:
-    last = evidence_inline(item.last_result) if item.last_result is not None else "none on file"
+def workup_view(item: WorkupItem, units: Units = NO_UNITS) -> View:
+    last = (
+        evidence_inline(item.last_result, units) if item.last_result is not None else "none on file"
+    )
     return {
         "id": item.id,
         "label": item.label,
@@ -186,9 +209,16 @@ _STATE_TEXT = {
 }
 
 
-def monitoring_item_view(item: MonitoringItem) -> View:
+def monitoring_item_view(item: MonitoringItem, units: Units = NO_UNITS) -> View:
     state = _STATE_TEXT[item.state]
-    result = "; ".join(evidence_inline(e) for e in item.evidence) or "none on file"
+    if item.evidence:
+        # the first result with its resource; the rest counted (a table cell stays short)
+        result = evidence_inline(item.evidence[0], units)
+        if len(item.evidence) > 1:
+            more = len(item.evidence) - 1
+            result += f" (and {more} more result{'s' if more > 1 else ''})"
+    else:
+        result = "none on file"
     return {
         "label": item.label,
         "due": fmt_date(item.due_date) or "not set",

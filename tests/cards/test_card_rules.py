@@ -155,9 +155,10 @@ def test_excluded_detail_lists_every_exclusion_with_evidence(renderer: CardRende
     assert order == sorted(order), "strongest first, in the data's severity order"
     # value, unit, date and resource of each datum
     assert (
-        "Platelets: 41 10\\*9/L (reported as 41 10\\*3/uL), 2026-10-02, Observation/plt-1" in detail
+        "Platelets: 41 \u00d710⁹/L (reported as 41 \u00d710³/µL), 2026-10-02, "
+        "Observation/plt-1" in detail
     )
-    assert "HCV RNA: 250000 \\[IU\\]/mL, 2026-07-09, Observation/hcv-rna" in detail
+    assert "HCV RNA: 250000 IU/mL, 2026-07-09, Observation/hcv-rna" in detail
     assert "Hepatocellular carcinoma, 2026-03-14, Condition/hcc-1" in detail
     assert "Ascites, date not recorded, Condition/asc-1" in detail
     assert "Discuss transplant evaluation" in detail  # MELD-Na note from the data
@@ -383,3 +384,24 @@ def test_patient_data_cannot_break_the_markdown(renderer: CardRenderer) -> None:
     assert "\n# heading" not in detail
     assert "49" not in detail  # never evaluated as a template
     assert len(card["summary"]) < 140
+
+
+def test_units_are_shown_for_reading_never_converted(renderer: CardRenderer) -> None:
+    from dataclasses import replace
+
+    from cds_service.clinical.model import Evidence
+
+    a = b.does_not_meet_alt_normal()
+    ev = (
+        Evidence(label="INR", resource_ref="Observation/i", value=1.2, unit="{INR}"),
+        Evidence(label="Ratio", resource_ref="Observation/r", value=0.5, unit="1"),
+        Evidence(label="eGFR", resource_ref="Observation/g", value=88, unit="mL/min/{1.73_m2}"),
+        Evidence(label="Odd", resource_ref="Observation/o", value=3, unit="furlongs"),
+    )
+    rules = (replace(a.rules[0], evidence=ev),)
+    (card,) = renderer.render(replace(a, rules=rules), PATIENT_ID, CountingUuids())
+    detail = card["detail"]
+    assert "- INR: 1.2, date not recorded, Observation/i" in detail
+    assert "- Ratio: 0.5, date not recorded" in detail
+    assert "- eGFR: 88 mL/min/\\{1.73\\_m2\\}" in detail
+    assert "- Odd: 3 furlongs" in detail

@@ -24,7 +24,7 @@ def test_terminal_view_of_exclusions_workup_and_monitoring(renderer: CardRendere
     a = b.excluded_all()
     text = renderer.render_text(a, renderer.render(a, PATIENT_ID, CountingUuids()))
     assert "Exclusions met:" in text
-    assert "Platelets 41 10*9/L, 2026-10-02, Observation/plt-1" in text
+    assert "Platelets 41 \u00d710⁹/L, 2026-10-02, Observation/plt-1" in text
     assert "Data not used:\n  - A platelet result has an unknown unit" in text
     a = b.workup_incomplete()
     text = renderer.render_text(a, renderer.render(a, PATIENT_ID, CountingUuids()))
