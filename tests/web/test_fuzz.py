@@ -114,3 +114,116 @@ def test_junk_bundles_never_500(app: Flask, key: str, entries: list[Any], links:
     body = hook_request(standard_data(), fhir_server=None, token=None)
     body["prefetch"][key] = {"resourceType": "Bundle", "entry": entries, "link": links}
     _check(app, json.dumps(body).encode())
+
+
+@pytest.fixture(scope="module")
+def real_app(make_app_module: MakeApp) -> Flask:
+    """The real clinical engine and card renderer (loaded by create_app)."""
+    return make_app_module()
+
+
+fhir_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**6), max_value=10**6)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from(["", "2026-10-01", "2026-13-45", "abc", "U/L", "mg/dL", "http://loinc.org"])
+)
+fhir_values = st.recursive(
+    fhir_scalars,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                ["coding", "system", "code", "value", "unit", "text", "reference", "start", "end"]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=15,
+)
+RESOURCE_FIELDS = [
+    "code",
+    "status",
+    "clinicalStatus",
+    "verificationStatus",
+    "valueQuantity",
+    "valueString",
+    "valueCodeableConcept",
+    "effectiveDateTime",
+    "effectivePeriod",
+    "issued",
+    "onsetDateTime",
+    "abatementDateTime",
+    "recordedDate",
+    "subject",
+    "category",
+    "interpretation",
+    "referenceRange",
+    "performedDateTime",
+    "authoredOn",
+    "medicationCodeableConcept",
+    "birthDate",
+    "gender",
+]
+
+
+@st.composite
+def junk_resource(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    fields = draw(st.dictionaries(st.sampled_from(RESOURCE_FIELDS), fhir_values, max_size=6))
+    resource: dict[str, Any] = {"resourceType": kind, "id": draw(st.sampled_from(["a", "b", ""]))}
+    resource.update(fields)
+    if draw(st.booleans()):  # a plausible code so the rules look at it
+        resource["code"] = {
+            "coding": [
+                {
+                    "system": draw(st.sampled_from(["http://loinc.org", "http://snomed.info/sct"])),
+                    "code": draw(
+                        st.sampled_from(["1742-6", "1920-8", "777-3", "6301-6", "197321007"])
+                    ),
+                }
+            ]
+        }
+    return resource
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    observations=st.lists(junk_resource("Observation"), max_size=6),
+    conditions=st.lists(junk_resource("Condition"), max_size=4),
+    medications=st.lists(junk_resource("MedicationRequest"), max_size=2),
+    procedures=st.lists(junk_resource("Procedure"), max_size=2),
+    patient_fields=st.dictionaries(st.sampled_from(RESOURCE_FIELDS), fhir_values, max_size=3),
+)
+def test_junk_resources_never_500_on_the_real_engine(
+    real_app: Flask,
+    observations: list[dict[str, Any]],
+    conditions: list[dict[str, Any]],
+    medications: list[dict[str, Any]],
+    procedures: list[dict[str, Any]],
+    patient_fields: dict[str, Any],
+) -> None:
+    body = hook_request(standard_data(), fhir_server=None, token=None)
+    body["prefetch"]["patient"].update(patient_fields)
+    body["prefetch"]["patient"]["id"] = "pat-1"
+
+    def bundle(items: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "entry": [{"resource": r} for r in items],
+        }
+
+    body["prefetch"]["observations"] = bundle(observations)
+    body["prefetch"]["conditions"] = bundle(conditions)
+    body["prefetch"]["medications"] = bundle(medications)
+    body["prefetch"]["procedures"] = bundle(procedures)
+    with real_app.test_client() as c:
+        response = post_hook(c, json.dumps(body).encode())
+    assert response.status_code == 200, response.get_data(as_text=True)
+    from tests.web.conftest import assert_valid_response
+
+    assert_valid_response(response.get_json())
