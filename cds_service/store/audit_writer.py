@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class AuditWriter(Generic[T]):
     # -- producer side ---------------------------------------------------------------
     def submit(self, record: T) -> None:
         """Queue one record; returns at once unless the queue is full."""
-        if self._pid != os.getpid() or self._thread is None:
+        thread = self._thread
+        if self._pid != os.getpid() or thread is None or not thread.is_alive():
             self._start()
         if self._closing:
             # after close (interpreter exit): write synchronously rather than lose it
@@ -98,6 +99,9 @@ class AuditWriter(Generic[T]):
             thread.join(timeout)
             if thread.is_alive():
                 log.error("audit writer did not finish within %.0fs", timeout)
+                return
+        # anything a racing producer queued after the writer's last look
+        self._drain_after_stop()
 
     @property
     def pending(self) -> int:
@@ -116,7 +120,8 @@ class AuditWriter(Generic[T]):
                 self.lost = self.written = 0
                 if self._on_fork is not None:
                     self._on_fork()
-            if self._thread is None and not self._closing:
+            alive = self._thread is not None and self._thread.is_alive()
+            if not alive and not self._closing:
                 self._thread = threading.Thread(
                     target=self._run, name="cds-audit-writer", daemon=True
                 )
@@ -182,8 +187,9 @@ class AuditWriter(Generic[T]):
                 log.warning("audit write failed (%s); retrying", type(exc).__name__)
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
-            except DBAPIError as exc:
-                # a record the database rejects must not take the rest of the batch along
+            except Exception as exc:
+                # a record the database (or its conversion) rejects must not take the rest
+                # of the batch along, nor stop the writer: isolate it, log it, go on
                 if len(records) == 1:
                     self.lost += 1
                     log.error("audit: one hook call record rejected: %s", type(exc).__name__)

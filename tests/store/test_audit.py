@@ -106,6 +106,18 @@ def test_oversized_values_are_cut_not_rejected(store: Store) -> None:
     assert store.audit_writer.lost == 0
 
 
+def test_a_bad_record_is_isolated_and_the_writer_keeps_going(store: Store) -> None:
+    store.record_hook_call(hook_record(hook_instance="ok-1"))
+    store.record_hook_call(hook_record(hook_instance="bad", time=T0.replace(tzinfo=None)))
+    store.record_hook_call(hook_record(hook_instance="ok-2"))
+    assert store.flush(10)
+    store.record_hook_call(hook_record(hook_instance="ok-3"))
+    assert store.flush(10)
+    with store.read() as conn:
+        assert set(conn.scalars(select(hook_calls.c.hook_instance))) == {"ok-1", "ok-2", "ok-3"}
+    assert store.audit_writer.lost == 1
+
+
 def test_a_reissued_card_uuid_does_not_lose_the_call(store: Store) -> None:
     store.record_hook_call(hook_record(card_uuids=("same",)))
     store.record_hook_call(hook_record(card_uuids=("same",), time=T0 + timedelta(minutes=1)))
