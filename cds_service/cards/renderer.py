@@ -179,6 +179,11 @@ class CardRenderer:
         self, assessment: Assessment, patient_id: str, uuid_factory: UuidFactory
     ) -> list[Card]:
         """The CDS Hooks cards for ``assessment`` ([] when nothing applies)."""
+        if (
+            assessment.outcome is Outcome.NOT_APPLICABLE
+            and assessment.post_infusion_monitoring is None
+        ):
+            return []  # silence is the default (clinical-rules-v1 §4.1)
         common = self._common_context(assessment)
         cards: list[Card] = []
         outcome = assessment.outcome
@@ -319,6 +324,22 @@ class CardRenderer:
         return self._card(
             Outcome.MEETS_SCREENING_CRITERIA.value, {}, detail, uuids, extra_links=links
         )
+
+    def _meets_context_for_bench(self, a: Assessment) -> dict[str, Any]:
+        """The escaped detail context of the candidacy card (benchmark only)."""
+        schedule, notes = planned_schedule_view(a.planned_monitoring)
+        context = {
+            **self._common_context(a),
+            "paths": [rule_view(r, units=self._units) for r in a.indications_met],
+            "child_pugh_note": self._child_pugh_note(a),
+            "references": self._verified_refs,
+            "unverified_clinic_citations": self._unverified_clinic,
+            "schedule": schedule,
+            "schedule_notes": notes,
+            "planned_items": [workup_view(w, self._units) for w in a.workup if not w.blocking],
+        }
+        escaped: dict[str, Any] = _escape_tree(context)
+        return escaped
 
     def _does_not_meet(self, a: Assessment, common: dict[str, Any], uuids: UuidFactory) -> Card:
         paths = [r for r in a.rules if r.kind is RuleKind.INDICATION]
