@@ -62,10 +62,12 @@ class Context:
         self.now = now
         self.t = rules.thresholds
         self.w = rules.windows
+        self._since = {name: now - timedelta(days=days) for name, days in rules.windows.items()}
+        self._recent: dict[str, LabResult | None] = {}
 
     # --- time -------------------------------------------------------------------------------
     def since(self, window: str) -> datetime:
-        return self.now - timedelta(days=self.w[window])
+        return self._since[window]
 
     # --- labs ---------------------------------------------------------------------------------
     def results(
@@ -217,7 +219,10 @@ class Context:
 
     # --- scores ---------------------------------------------------------------------------------
     def recent(self, analyte: str) -> LabResult | None:
-        return self.latest(analyte, "liver-panel")
+        """Newest valued result within the liver-panel window (90 days), memoised."""
+        if analyte not in self._recent:
+            self._recent[analyte] = self.latest(analyte, "liver-panel")
+        return self._recent[analyte]
 
     def grade(self, concept: str, name: str) -> GradeFromConditions:
         found = self.active(concept)

@@ -17,10 +17,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from cds_service.clinical.model import DataQualityNote, Evidence, PatientData, PatientSummary
-from cds_service.clinical.ruleset import AnalyteCode, CodeIndex, Ruleset, UnitKind
+from cds_service.clinical.ruleset import AnalyteCode, CodeIndex, Ruleset, UnitConversion, UnitKind
 
 USABLE_OBSERVATION_STATUSES = frozenset({"final", "amended", "corrected"})
 SILENT_OBSERVATION_STATUSES = frozenset({"entered-in-error", "cancelled"})
@@ -29,6 +30,8 @@ EXCLUDED_VERIFICATION_STATUSES = frozenset({"refuted", "entered-in-error"})
 ACTIVE_MEDICATION_STATUSES = frozenset({"active"})
 DONE_PROCEDURE_STATUSES = frozenset({"completed", "in-progress"})
 VIRAL_LOADS = frozenset({"hbv-dna", "hcv-rna"})
+#: Analytes whose lab reference range the rules read (ULN / normal limits); others skip parsing it.
+RANGE_ANALYTES = frozenset({"alt", "ast", "ggt", "alp", "bilirubin", "albumin", "inr", "pt"})
 _ROUND_DIGITS = 6  # converted values are rounded so SI and conventional inputs agree exactly
 _CENSORED = re.compile(r"^\s*(<=|>=|<|>|≤|≥)\s*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)")
 _COMPARATORS = {"≤": "<=", "≥": ">="}
@@ -49,6 +52,14 @@ class FhirTime:
 def parse_fhir_time(value: object) -> FhirTime | None:
     if not isinstance(value, str):
         return None
+    return _parse_time_text(value) if len(value) <= _MAX_TIME_TEXT else None
+
+
+_MAX_TIME_TEXT = 40
+
+
+@lru_cache(maxsize=4096)  # panels share timestamps; FhirTime is immutable
+def _parse_time_text(value: str) -> FhirTime | None:
     text = value.strip()
     try:
         if len(text) == 4 and text.isdigit():
@@ -92,7 +103,7 @@ def as_utc(moment: datetime) -> datetime:
 # --- facts ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # internal and per-request: plain slots construct fastest
 class LabResult:
     """One usable Observation, value in the analyte's canonical unit."""
 
@@ -110,8 +121,18 @@ class LabResult:
     value_text: str | None
     ref_low: float | None
     ref_high: float | None
+    label: str = ""  # the analyte's clinician-facing name
+    _plain: Evidence | None = None  # memoised evidence(label) without a note
 
-    def evidence(self, label: str, note: str | None = None) -> Evidence:
+    def evidence(self, label: str | None = None, note: str | None = None) -> Evidence:
+        """This result as evidence; the plain form is built once and shared (scores reuse it)."""
+        if note is None and (label is None or label == self.label):
+            if self._plain is None:
+                self._plain = self._build(self.label, None)
+            return self._plain
+        return self._build(label or self.label, note)
+
+    def _build(self, label: str, note: str | None) -> Evidence:
         converted = self.original_unit is not None and self.original_unit != self.unit
         return Evidence(
             label=label,
@@ -127,7 +148,7 @@ class LabResult:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # internal and per-request: plain slots construct fastest
 class ConditionFact:
     concepts: frozenset[str]
     ref: str | None
@@ -165,7 +186,7 @@ class ConditionFact:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # internal and per-request: plain slots construct fastest
 class MedicationFact:
     concepts: frozenset[str]
     ref: str | None
@@ -186,7 +207,7 @@ class MedicationFact:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)  # internal and per-request: plain slots construct fastest
 class ProcedureFact:
     concepts: frozenset[str]
     ref: str | None
@@ -215,10 +236,15 @@ class Facts:
 
 
 def _number(value: object) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    kind = type(value)
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type,return-value]
+    if kind is int:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            return None
+    return None
 
 
 def _str(value: object) -> str | None:
@@ -231,14 +257,14 @@ def _ref(resource_type: str, resource: Mapping[str, Any]) -> str | None:
 
 
 def _codings(concept: object, need_system: bool = True) -> list[tuple[str, str, str | None]]:
-    if not isinstance(concept, Mapping):
+    if not isinstance(concept, dict):
         return []
     codings = concept.get("coding")
     if not isinstance(codings, list):
         return []
     out = []
     for coding in codings:
-        if isinstance(coding, Mapping):
+        if isinstance(coding, dict):
             system, code = coding.get("system"), coding.get("code")
             if not need_system and system is None:
                 system = ""
@@ -268,7 +294,7 @@ def _match_concepts(
             found = found | matched
             if not token:
                 token, display = f"{uri}|{code}", coding_display
-    if found and isinstance(concept, Mapping):
+    if found and isinstance(concept, dict):
         text = concept.get("text")
         if isinstance(text, str) and text.strip():
             display = text.strip()
@@ -281,6 +307,9 @@ def _match_concepts(
 class Normaliser:
     def __init__(self, rules: Ruleset) -> None:
         self.rules = rules
+        self._conversions: dict[
+            tuple[str, str | None, str | None], UnitConversion | _Unseen | None
+        ] = {}
 
     def facts(self, data: PatientData, now: datetime) -> Facts:
         notes: list[DataQualityNote] = (
@@ -303,7 +332,9 @@ class Normaliser:
     def patient(
         self, patient: object, now: datetime, notes: list[DataQualityNote]
     ) -> PatientSummary:
-        if not isinstance(patient, Mapping):
+        if isinstance(patient, Mapping) and not isinstance(patient, dict):
+            patient = dict(patient)
+        if not isinstance(patient, dict):
             if patient is not None:
                 notes.append(
                     DataQualityNote("malformed-resource", "Patient resource is not a JSON object.")
@@ -359,15 +390,24 @@ class Normaliser:
 
     # Observation -------------------------------------------------------------------------------
     def observation(self, obs: Mapping[str, Any], facts: Facts) -> None:
+        concept = obs.get("code")
+        codings = concept.get("coding") if isinstance(concept, dict) else None
+        if not isinstance(codings, list):
+            return
         index = self.rules.observation_index
+        aliases = self.rules.system_aliases
         match: AnalyteCode | None = None
-        for system, code, _display in _codings(obs.get("code")):
-            match = index.get((self.rules.system(system), code))
-            if match is not None:
-                break
+        for coding in codings:
+            if isinstance(coding, dict):
+                system, code = coding.get("system"), coding.get("code")
+                if isinstance(system, str) and isinstance(code, str):
+                    match = index.get((aliases.get(system, system), code))
+                    if match is not None:
+                        break
         if match is None:
             return
-        ref = _ref("Observation", obs)
+        rid = obs.get("id")
+        ref = f"Observation/{rid}" if isinstance(rid, str) and rid else None
         label = self.rules.analytes[match.analyte].label
         status = obs.get("status")
         if status not in USABLE_OBSERVATION_STATUSES:
@@ -391,7 +431,7 @@ class Normaliser:
             when = when or parse_fhir_time(obs.get(key))
         if when is None:
             period = obs.get("effectivePeriod")
-            if isinstance(period, Mapping):
+            if isinstance(period, dict):
                 when = parse_fhir_time(period.get("start")) or parse_fhir_time(period.get("end"))
         when = when or parse_fhir_time(obs.get("issued"))
         if when is None:
@@ -423,7 +463,8 @@ class Normaliser:
         text: str | None = None
         quantity = obs.get("valueQuantity")
         if quantity is not None:
-            if not isinstance(quantity, Mapping) or _number(quantity.get("value")) is None:
+            original_value = _number(quantity.get("value")) if isinstance(quantity, dict) else None
+            if not isinstance(quantity, dict) or original_value is None:
                 notes.append(
                     DataQualityNote(
                         "malformed-value",
@@ -432,7 +473,6 @@ class Normaliser:
                     )
                 )
                 return None
-            original_value = _number(quantity.get("value"))
             comp = quantity.get("comparator")
             comparator = comp if comp in ("<", "<=", ">", ">=") else None
             original_unit = _str(quantity.get("code")) or _str(quantity.get("unit"))
@@ -499,7 +539,7 @@ class Normaliser:
                 )
             )
             return None
-        if detected is None:
+        if detected is None and (kind.qualitative or match.analyte in VIRAL_LOADS):
             detected = self.interpretation(obs.get("interpretation"))
         if match.analyte in VIRAL_LOADS and detected is None:
             # Viral loads: censored "<x" means below the limit, i.e. undetectable (spec §1).
@@ -516,8 +556,11 @@ class Normaliser:
                 )
             )
             return None
-        ref_low, ref_high = self.reference_range(obs.get("referenceRange"), kind, original_unit)
+        ref_low = ref_high = None
+        if match.analyte in RANGE_ANALYTES:
+            ref_low, ref_high = self.reference_range(obs.get("referenceRange"), kind, original_unit)
         return LabResult(
+            label=label,
             analyte=match.analyte,
             ref=ref,
             token=match.token,
@@ -540,19 +583,23 @@ class Normaliser:
             ref_high=ref_high,
         )
 
-    @staticmethod
-    def convert(kind: UnitKind, quantity: Mapping[str, Any], number: float | None) -> float | None:
+    def convert(
+        self, kind: UnitKind, quantity: Mapping[str, Any], number: float | None
+    ) -> float | None:
         if number is None:
             return None
-        conversion = None
-        code, unit = _str(quantity.get("code")), _str(quantity.get("unit"))
-        if code is not None:
-            conversion = kind.conversion(code)
-        if conversion is None and unit is not None:
-            conversion = kind.conversion(unit)
-        if conversion is None and code is None and unit is None:
-            conversion = kind.conversion(None)
-        if conversion is None:
+        code, unit = quantity.get("code"), quantity.get("unit")
+        key = (
+            kind.name,
+            code if isinstance(code, str) else None,
+            unit if isinstance(unit, str) else None,
+        )
+        conversion = self._conversions.get(key, _UNSEEN)
+        if conversion is _UNSEEN:
+            conversion = _find_conversion(kind, key[1] or None, key[2] or None)
+            if len(self._conversions) < _CACHE_LIMIT:  # bounded: unit spellings come from the EHR
+                self._conversions[key] = conversion
+        if conversion is None or isinstance(conversion, _Unseen):
             return None
         try:
             converted = conversion.apply(number)
@@ -569,7 +616,7 @@ class Normaliser:
             if key in self.rules.positive_codes:
                 return True, display or "Detected"
             text = text or display
-        if isinstance(concept, Mapping) and isinstance(concept.get("text"), str):
+        if isinstance(concept, dict) and isinstance(concept.get("text"), str):
             lowered = concept["text"].strip().lower()
             if lowered in self.rules.negative_text:
                 return False, concept["text"].strip()[:80]
@@ -594,13 +641,13 @@ class Normaliser:
         if kind.qualitative or not isinstance(ranges, list):
             return None, None
         for entry in ranges:
-            if not isinstance(entry, Mapping):
+            if not isinstance(entry, dict):
                 continue
             bounds: list[float | None] = []
             for key in ("low", "high"):
                 quantity = entry.get(key)
                 bound = None
-                if isinstance(quantity, Mapping):
+                if isinstance(quantity, dict):
                     number = _number(quantity.get("value"))
                     if quantity.get("code") is None and quantity.get("unit") is None:
                         # A bound without a unit is read in the unit of the result itself.
@@ -623,10 +670,10 @@ class Normaliser:
             return
         clinical = _status_code(resource.get("clinicalStatus"))
         onset = parse_fhir_time(resource.get("onsetDateTime"))
-        if onset is None and isinstance(resource.get("onsetPeriod"), Mapping):
+        if onset is None and isinstance(resource.get("onsetPeriod"), dict):
             onset = parse_fhir_time(resource["onsetPeriod"].get("start"))
         abatement = parse_fhir_time(resource.get("abatementDateTime"))
-        if abatement is None and isinstance(resource.get("abatementPeriod"), Mapping):
+        if abatement is None and isinstance(resource.get("abatementPeriod"), dict):
             abatement = parse_fhir_time(resource["abatementPeriod"].get("end"))
         fact = ConditionFact(
             concepts=concepts,
@@ -646,7 +693,7 @@ class Normaliser:
         kind = resource.get("resourceType")
         concept = resource.get("medicationCodeableConcept")
         reference = resource.get("medicationReference")
-        if concept is None and isinstance(reference, Mapping):
+        if concept is None and isinstance(reference, dict):
             concept = _contained_medication(resource, reference.get("reference"))
         concepts, token, display = _match_concepts(self.rules, self.rules.medications, concept)
         if not concepts:
@@ -657,7 +704,7 @@ class Normaliser:
         start: FhirTime | None = None
         if kind == "MedicationStatement":
             period = resource.get("effectivePeriod")
-            if isinstance(period, Mapping):
+            if isinstance(period, dict):
                 start = parse_fhir_time(period.get("start"))
             start = (
                 start
@@ -666,9 +713,7 @@ class Normaliser:
             )
         else:
             dispense = resource.get("dispenseRequest")
-            if isinstance(dispense, Mapping) and isinstance(
-                dispense.get("validityPeriod"), Mapping
-            ):
+            if isinstance(dispense, dict) and isinstance(dispense.get("validityPeriod"), Mapping):
                 start = parse_fhir_time(dispense["validityPeriod"].get("start"))
             start = start or parse_fhir_time(resource.get("authoredOn"))
         fact = MedicationFact(
@@ -694,7 +739,7 @@ class Normaliser:
         if resource.get("status") not in DONE_PROCEDURE_STATUSES:
             return
         when = parse_fhir_time(resource.get("performedDateTime"))
-        if when is None and isinstance(resource.get("performedPeriod"), Mapping):
+        if when is None and isinstance(resource.get("performedPeriod"), dict):
             when = parse_fhir_time(resource["performedPeriod"].get("start"))
         if when is None:
             facts.notes.append(
@@ -708,6 +753,23 @@ class Normaliser:
             facts.procedures.setdefault(name, []).append(fact)
 
 
+class _Unseen:
+    """Cache sentinel: a unit spelling not looked up yet."""
+
+
+_UNSEEN = _Unseen()
+_CACHE_LIMIT = 4096
+
+
+def _find_conversion(kind: UnitKind, code: str | None, unit: str | None) -> UnitConversion | None:
+    conversion = kind.conversion(code) if code is not None else None
+    if conversion is None and unit is not None:
+        conversion = kind.conversion(unit)
+    if conversion is None and code is None and unit is None:
+        conversion = kind.conversion(None)
+    return conversion
+
+
 def _contained_medication(resource: Mapping[str, Any], reference: object) -> object:
     if not isinstance(reference, str) or not reference.startswith("#"):
         return None
@@ -715,7 +777,7 @@ def _contained_medication(resource: Mapping[str, Any], reference: object) -> obj
     if not isinstance(contained, list):
         return None
     for item in contained:
-        if isinstance(item, Mapping) and item.get("id") == reference[1:]:
+        if isinstance(item, dict) and item.get("id") == reference[1:]:
             return item.get("code")
     return None
 
@@ -729,8 +791,10 @@ def _as_list(items: object, kind: str, notes: list[DataQualityNote]) -> list[Map
         return []
     out: list[Mapping[str, Any]] = []
     for item in items:
-        if isinstance(item, Mapping):
+        if isinstance(item, dict):
             out.append(item)
+        elif isinstance(item, Mapping):
+            out.append(dict(item))
         else:
             notes.append(
                 DataQualityNote(

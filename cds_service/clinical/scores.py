@@ -217,7 +217,7 @@ def _lab_input(
         name=name,
         value=clamped,
         unit=result.unit,
-        evidence=result.evidence(name),
+        evidence=result.evidence(),
         clamped_from=value if clamped != value else None,
     )
 

@@ -57,8 +57,13 @@ NEGATIVE = {"system": SNOMED, "code": "260415000", "display": "Not detected"}
 
 # RxNorm ingredients
 WARFARIN, APIXABAN, AZATHIOPRINE, PREDNISONE, URSODIOL, ENTECAVIR = (
-    "11289", "1364430", "1256", "8640", "62427", "306266",
-)  # fmt: skip
+    "11289",
+    "1364430",
+    "1256",
+    "8640",
+    "62427",
+    "306266",
+)
 
 
 def day(days_ago: float) -> str:
@@ -139,9 +144,9 @@ def qual(name: str, positive: bool, days: float = 30, **kw: Any) -> dict[str, An
     )
 
 
-def panel(days: float = 10, **overrides: float) -> list[dict[str, Any]]:
+def panel(days: float = 10, **overrides: float | None) -> list[dict[str, Any]]:
     """A normal liver panel + platelets (override any value; None drops it)."""
-    values = {
+    values: dict[str, float | None] = {
         "alt": 20.0,
         "ast": 22.0,
         "ggt": 20.0,
@@ -285,8 +290,8 @@ def data(
     )
 
 
-def masld_candidate(**panel_overrides: float) -> list[dict[str, Any]]:
-    """MASLD with ALT 80 U/L 70 and 10 days ago, full panel, FIB-4 inputs: meets screening criteria."""
-    overrides: dict[str, float] = {"alt": 80.0}
+def masld_candidate(**panel_overrides: float | None) -> list[dict[str, Any]]:
+    """MASLD, ALT 80 U/L 70 and 10 days ago, full panel, FIB-4 inputs: meets the criteria."""
+    overrides: dict[str, float | None] = {"alt": 80.0}
     overrides.update(panel_overrides)
     return [condition("K76.0"), lab("alt", 80, 70), *panel(10, **overrides)]

@@ -33,7 +33,7 @@ def note_codes(facts: Facts) -> list[str]:
     return [n.code for n in facts.notes]
 
 
-# --- units ------------------------------------------------------------------------------------------
+# --- units ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -52,7 +52,9 @@ def note_codes(facts: Facts) -> list[str]:
         ("alt", 50, "[IU]/L", 50),
     ],
 )
-def test_units_are_converted(engine: ClinicalEngine, name: str, value: float, unit: str, expected: float) -> None:
+def test_units_are_converted(
+    engine: ClinicalEngine, name: str, value: float, unit: str, expected: float
+) -> None:
     facts = facts_of(engine, lab(name, value, unit=unit))
     analyte = {"bilirubin": "bilirubin", "hbv-dna-log": "hbv-dna"}.get(name, name)
     result = facts.labs[analyte][0]
@@ -98,7 +100,7 @@ def test_evidence_carries_reference_code_values_and_date(engine: ClinicalEngine)
     assert ev.effective is not None
 
 
-# --- codes ------------------------------------------------------------------------------------------
+# --- codes ------------------------------------------------------------------------------------
 
 
 def test_observation_matched_on_any_coding(engine: ClinicalEngine) -> None:
@@ -126,10 +128,17 @@ def test_icd_with_or_without_dot(engine: ClinicalEngine, code: str) -> None:
 
 @pytest.mark.parametrize(
     ("code", "concept"),
-    [("C22.0", "liver-cancer"), ("C229", "liver-cancer"), ("R18.8", "ascites"), ("K72.10", "liver-failure"),
-     ("K70.41", "liver-failure"), ("D69.42", "bleeding-disorder"), ("E88.810", "metabolic-syndrome"),
-     ("E11.65", "type-2-diabetes")],
-)  # fmt: skip
+    [
+        ("C22.0", "liver-cancer"),
+        ("C229", "liver-cancer"),
+        ("R18.8", "ascites"),
+        ("K72.10", "liver-failure"),
+        ("K70.41", "liver-failure"),
+        ("D69.42", "bleeding-disorder"),
+        ("E88.810", "metabolic-syndrome"),
+        ("E11.65", "type-2-diabetes"),
+    ],
+)
 def test_icd_prefix_families(engine: ClinicalEngine, code: str, concept: str) -> None:
     assert concept in facts_of(engine, condition(code)).conditions
 
@@ -167,7 +176,11 @@ def test_k70_31_is_both_cirrhosis_and_ascites(engine: ClinicalEngine) -> None:
     ],
 )
 def test_condition_statuses(
-    engine: ClinicalEngine, clinical: str | None, verification: str | None, active: bool | None, counted: bool
+    engine: ClinicalEngine,
+    clinical: str | None,
+    verification: str | None,
+    active: bool | None,
+    counted: bool,
 ) -> None:
     facts = facts_of(engine, condition("K76.0", clinical=clinical, verification=verification))
     if not counted:
@@ -200,7 +213,7 @@ def test_medication_statement(engine: ClinicalEngine) -> None:
     assert fact.start is not None
 
 
-# --- statuses and dates -------------------------------------------------------------------------------
+# --- statuses and dates -----------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("status", ["final", "amended", "corrected"])
@@ -225,14 +238,26 @@ def test_withdrawn_results_ignored_silently(engine: ClinicalEngine, status: str)
 @pytest.mark.parametrize(
     ("when", "expected"),
     [
-        ({"effectiveDateTime": "2026-10-01T23:30:00-05:00"}, datetime(2026, 10, 2, 4, 30, tzinfo=UTC)),
+        (
+            {"effectiveDateTime": "2026-10-01T23:30:00-05:00"},
+            datetime(2026, 10, 2, 4, 30, tzinfo=UTC),
+        ),
         ({"effectiveDateTime": "2026-10-01"}, datetime(2026, 10, 1, tzinfo=UTC)),
         ({"effectiveDateTime": "2026-10"}, datetime(2026, 10, 1, tzinfo=UTC)),
         ({"effectiveDateTime": "2026"}, datetime(2026, 1, 1, tzinfo=UTC)),
-        ({"effectivePeriod": {"start": "2026-09-01T08:00:00Z", "end": "2026-09-02"}}, datetime(2026, 9, 1, 8, tzinfo=UTC)),
-        ({"effectiveInstant": "2026-08-01T08:00:00.123Z"}, datetime(2026, 8, 1, 8, 0, 0, 123000, tzinfo=UTC)),
+        (
+            {"effectivePeriod": {"start": "2026-09-01T08:00:00Z", "end": "2026-09-02"}},
+            datetime(2026, 9, 1, 8, tzinfo=UTC),
+        ),
+        (
+            {"effectiveInstant": "2026-08-01T08:00:00.123Z"},
+            datetime(2026, 8, 1, 8, 0, 0, 123000, tzinfo=UTC),
+        ),
         ({"issued": "2026-07-01T08:00:00+00:00"}, datetime(2026, 7, 1, 8, tzinfo=UTC)),
-        ({"effectiveDateTime": "garbage", "issued": "2026-07-01T08:00:00Z"}, datetime(2026, 7, 1, 8, tzinfo=UTC)),
+        (
+            {"effectiveDateTime": "garbage", "issued": "2026-07-01T08:00:00Z"},
+            datetime(2026, 7, 1, 8, tzinfo=UTC),
+        ),
     ],
 )
 def test_effective_dates(engine: ClinicalEngine, when: dict[str, Any], expected: datetime) -> None:
@@ -262,7 +287,7 @@ def test_results_sorted_newest_first(engine: ClinicalEngine) -> None:
     assert [r.original_value for r in facts.labs["alt"]] == [2, 1, 3]
 
 
-# --- censored and coded values --------------------------------------------------------------------
+# --- censored and coded values ----------------------------------------------------------------
 
 
 def test_censored_comparator(engine: ClinicalEngine) -> None:
@@ -278,13 +303,20 @@ def test_censored_strings_mean_undetectable_viral_load(engine: ClinicalEngine, t
     assert result.value is None
 
 
-@pytest.mark.parametrize("text", ["Not detected", "Target not detected", "TARGET NOT DETECTED", "Undetectable"])
+@pytest.mark.parametrize(
+    "text", ["Not detected", "Target not detected", "TARGET NOT DETECTED", "Undetectable"]
+)
 def test_not_detected_strings(engine: ClinicalEngine, text: str) -> None:
-    assert facts_of(engine, observation("42595-9", value_string=text)).labs["hbv-dna"][0].detected is False
+    assert (
+        facts_of(engine, observation("42595-9", value_string=text)).labs["hbv-dna"][0].detected
+        is False
+    )
 
 
 def test_coded_answers(engine: ClinicalEngine) -> None:
-    facts = facts_of(engine, observation("5196-1", answer=POSITIVE), observation("11259-9", answer=NEGATIVE))
+    facts = facts_of(
+        engine, observation("5196-1", answer=POSITIVE), observation("11259-9", answer=NEGATIVE)
+    )
     assert facts.labs["hbsag"][0].detected is True
     assert facts.labs["hcv-rna"][0].detected is False
 
@@ -310,7 +342,9 @@ def test_hbv_copies_keeps_detectability_not_quantity(engine: ClinicalEngine) -> 
 
 
 def test_reference_range_converted(engine: ClinicalEngine) -> None:
-    result = facts_of(engine, lab("bilirubin-si", 20, ref_high=20.52, ref_low=3.42)).labs["bilirubin"][0]
+    result = facts_of(engine, lab("bilirubin-si", 20, ref_high=20.52, ref_low=3.42)).labs[
+        "bilirubin"
+    ][0]
     assert result.ref_high == pytest.approx(1.2)
     assert result.ref_low == pytest.approx(0.2)
 
@@ -321,7 +355,7 @@ def test_reference_range_without_unit_read_in_result_unit(engine: ClinicalEngine
     assert facts_of(engine, obs).labs["ast"][0].ref_high == 40
 
 
-# --- patient ------------------------------------------------------------------------------------------
+# --- patient ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -336,7 +370,12 @@ def test_age_at_evaluation_date(engine: ClinicalEngine, birth: str, age: int) ->
 
 @pytest.mark.parametrize("gender", ["other", "unknown", None, 7])
 def test_sex_unknown(engine: ClinicalEngine, gender: Any) -> None:
-    pat: dict[str, Any] = {"resourceType": "Patient", "id": "p1", "birthDate": "1970-01-01", "gender": gender}
+    pat: dict[str, Any] = {
+        "resourceType": "Patient",
+        "id": "p1",
+        "birthDate": "1970-01-01",
+        "gender": gender,
+    }
     facts = facts_of(engine, pat=pat)
     assert facts.patient.sex is None
     assert "sex-unknown" in note_codes(facts)
@@ -359,15 +398,30 @@ def test_fetch_notes_pass_through(engine: ClinicalEngine) -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
-         "effectiveDateTime": "2026-10-01", "valueQuantity": {"value": "55", "unit": "U/L"}},
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
+            "effectiveDateTime": "2026-10-01",
+            "valueQuantity": {"value": "55", "unit": "U/L"},
+        },
         {"resourceType": "Observation", "status": "final", "code": {"coding": "1742-6"}},
-        {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
-         "effectiveDateTime": "2026-10-01", "valueQuantity": {"value": True, "unit": "U/L"}},
-        {"resourceType": "Observation", "status": "final", "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
-         "effectiveDateTime": "2026-10-01", "valueQuantity": {"value": float("nan"), "unit": "U/L"}},
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
+            "effectiveDateTime": "2026-10-01",
+            "valueQuantity": {"value": True, "unit": "U/L"},
+        },
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]},
+            "effectiveDateTime": "2026-10-01",
+            "valueQuantity": {"value": float("nan"), "unit": "U/L"},
+        },
     ],
-)  # fmt: skip
+)
 def test_malformed_values_skipped(engine: ClinicalEngine, bad: dict[str, Any]) -> None:
     facts = facts_of(engine, bad)
     assert "alt" not in facts.labs

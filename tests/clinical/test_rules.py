@@ -14,6 +14,7 @@ from tests.clinical.fhir import (
     ENTECAVIR,
     NEGATIVE,
     POSITIVE,
+    PREDNISONE,
     SNOMED,
     URSODIOL,
     WARFARIN,
@@ -40,7 +41,7 @@ def test_baseline_masld_candidate_meets(engine: ClinicalEngine) -> None:
     assert status(a, "indication.masld-alt") is MET
 
 
-# --- exclusions ---------------------------------------------------------------------------------------
+# --- exclusions -------------------------------------------------------------------------------
 
 
 def test_exclusion_liver_cancer(engine: ClinicalEngine) -> None:
@@ -51,14 +52,14 @@ def test_exclusion_liver_cancer(engine: ClinicalEngine) -> None:
     assert r.evidence[0].resource_ref == "Condition/hcc"
 
 
-@pytest.mark.parametrize(
-    ("abatement_days", "expected"), [(364, MET), (366, NOT_MET)]
-)
+@pytest.mark.parametrize(("abatement_days", "expected"), [(364, MET), (366, NOT_MET)])
 def test_exclusion_liver_cancer_within_12_months(
     engine: ClinicalEngine, abatement_days: int, expected: Status
 ) -> None:
     cancer = condition("C22.0", clinical="resolved", onset_days=700, abatement_days=abatement_days)
-    assert status(evaluate(engine, *masld_candidate(), cancer), "exclusion.liver-cancer") is expected
+    assert (
+        status(evaluate(engine, *masld_candidate(), cancer), "exclusion.liver-cancer") is expected
+    )
 
 
 def test_exclusion_liver_cancer_resolved_undated_is_unknown(engine: ClinicalEngine) -> None:
@@ -73,7 +74,9 @@ def test_exclusion_liver_cancer_refuted_does_not_count(engine: ClinicalEngine) -
     assert status(a, "exclusion.liver-cancer") is NOT_MET
 
 
-@pytest.mark.parametrize("code", ["R18.8", "K70.11", "K65.2", "I85.01", "I85.11", "K76.82", "K76.7"])
+@pytest.mark.parametrize(
+    "code", ["R18.8", "K70.11", "K65.2", "I85.01", "I85.11", "K76.82", "K76.7"]
+)
 def test_exclusion_decompensation_codes(engine: ClinicalEngine, code: str) -> None:
     a = evaluate(engine, *masld_candidate(), condition(code))
     assert status(a, "exclusion.decompensation") is MET
@@ -84,8 +87,12 @@ def test_exclusion_decompensation_codes(engine: ClinicalEngine, code: str) -> No
 def test_exclusion_decompensation_within_12_months(
     engine: ClinicalEngine, abatement_days: int, expected: Status
 ) -> None:
-    bleed = condition("17709002", SNOMED, clinical="resolved", onset_days=500, abatement_days=abatement_days)
-    assert status(evaluate(engine, *masld_candidate(), bleed), "exclusion.decompensation") is expected
+    bleed = condition(
+        "17709002", SNOMED, clinical="resolved", onset_days=500, abatement_days=abatement_days
+    )
+    assert (
+        status(evaluate(engine, *masld_candidate(), bleed), "exclusion.decompensation") is expected
+    )
 
 
 @pytest.mark.parametrize(
@@ -122,7 +129,9 @@ def test_exclusion_transplant_listing_with_liver_condition(engine: ClinicalEngin
     assert a.outcome is Outcome.EXCLUDED
 
 
-def test_transplant_listing_without_liver_condition_is_not_liver_listing(engine: ClinicalEngine) -> None:
+def test_transplant_listing_without_liver_condition_is_not_liver_listing(
+    engine: ClinicalEngine,
+) -> None:
     a = evaluate(engine, condition("Z76.82"), *elevated_alt(), *panel(10, alt=80))
     assert status(a, "exclusion.transplant") is NOT_MET
 
@@ -152,35 +161,55 @@ def test_exclusion_hbv_dna_outside_six_months_needs_a_new_one(engine: ClinicalEn
 
 @pytest.mark.parametrize(
     "marker",
-    [condition("61977001", SNOMED), qual("hbsag", positive=True), condition("B18.2"), qual("hcv-antibody", positive=True)],
+    [
+        condition("61977001", SNOMED),
+        qual("hbsag", positive=True),
+        condition("B18.2"),
+        qual("hcv-antibody", positive=True),
+    ],
 )
-def test_viral_hepatitis_unknown_without_viral_load(engine: ClinicalEngine, marker: dict[str, Any]) -> None:
+def test_viral_hepatitis_unknown_without_viral_load(
+    engine: ClinicalEngine, marker: dict[str, Any]
+) -> None:
     a = evaluate(engine, *masld_candidate(), marker)
     assert status(a, "exclusion.active-viral-hepatitis") is UNKNOWN
     assert a.outcome is Outcome.WORKUP_INCOMPLETE
 
 
 def test_viral_hepatitis_not_met_without_markers(engine: ClinicalEngine) -> None:
-    a = evaluate(engine, *masld_candidate(), qual("hbsag", positive=False), qual("hcv-antibody", positive=False))
+    a = evaluate(
+        engine,
+        *masld_candidate(),
+        qual("hbsag", positive=False),
+        qual("hcv-antibody", positive=False),
+    )
     assert status(a, "exclusion.active-viral-hepatitis") is NOT_MET
 
 
 def test_hcv_antibody_with_undetectable_rna_is_not_active(engine: ClinicalEngine) -> None:
     a = evaluate(
-        engine, *masld_candidate(), qual("hcv-antibody", positive=True),
+        engine,
+        *masld_candidate(),
+        qual("hcv-antibody", positive=True),
         observation("11011-4", days=20, value_string="Target not detected"),
-    )  # fmt: skip
+    )
     assert status(a, "exclusion.active-viral-hepatitis") is NOT_MET
 
 
 @pytest.mark.parametrize(("inr", "expected"), [(1.49, NOT_MET), (1.5, NOT_MET), (1.51, MET)])
-def test_exclusion_coagulation_inr_boundary(engine: ClinicalEngine, inr: float, expected: Status) -> None:
+def test_exclusion_coagulation_inr_boundary(
+    engine: ClinicalEngine, inr: float, expected: Status
+) -> None:
     a = evaluate(engine, *masld_candidate(inr=inr))
     assert status(a, "exclusion.coagulation") is expected
 
 
-@pytest.mark.parametrize("anticoagulant", [medication(WARFARIN), medication(APIXABAN), condition("Z79.01")])
-def test_inr_not_used_on_anticoagulation(engine: ClinicalEngine, anticoagulant: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "anticoagulant", [medication(WARFARIN), medication(APIXABAN), condition("Z79.01")]
+)
+def test_inr_not_used_on_anticoagulation(
+    engine: ClinicalEngine, anticoagulant: dict[str, Any]
+) -> None:
     a = evaluate(engine, *masld_candidate(inr=2.6), anticoagulant)
     r = rule(a, "exclusion.coagulation")
     assert r.status is NOT_MET
@@ -201,12 +230,16 @@ def test_exclusion_coagulation_platelets_boundary(
 
 
 @pytest.mark.parametrize(("pt", "expected"), [(14.9, NOT_MET), (15.0, NOT_MET), (15.1, MET)])
-def test_exclusion_coagulation_pt_prolonged_boundary(engine: ClinicalEngine, pt: float, expected: Status) -> None:
+def test_exclusion_coagulation_pt_prolonged_boundary(
+    engine: ClinicalEngine, pt: float, expected: Status
+) -> None:
     a = evaluate(engine, *masld_candidate(), lab("pt", pt, ref_high=12.0))
     assert status(a, "exclusion.coagulation") is expected
 
 
-@pytest.mark.parametrize(("code", "expected"), [("D66", MET), ("D69.6", MET), ("234466008", MET), ("D68.51", NOT_MET)])
+@pytest.mark.parametrize(
+    ("code", "expected"), [("D66", MET), ("D69.6", MET), ("234466008", MET), ("D68.51", NOT_MET)]
+)
 def test_exclusion_bleeding_disorder(engine: ClinicalEngine, code: str, expected: Status) -> None:
     system = SNOMED if code.isdigit() else "http://hl7.org/fhir/sid/icd-10-cm"
     a = evaluate(engine, *masld_candidate(), condition(code, system))
@@ -214,7 +247,9 @@ def test_exclusion_bleeding_disorder(engine: ClinicalEngine, code: str, expected
 
 
 @pytest.mark.parametrize(("days", "expected"), [(89, NOT_MET), (91, UNKNOWN)])
-def test_coagulation_needs_recent_inr_and_platelets(engine: ClinicalEngine, days: int, expected: Status) -> None:
+def test_coagulation_needs_recent_inr_and_platelets(
+    engine: ClinicalEngine, days: int, expected: Status
+) -> None:
     resources = [condition("K76.0"), *elevated_alt(), *panel(10, alt=80, inr=None, platelets=None)]
     a = evaluate(engine, *resources, lab("inr", 1.0, days), lab("platelets", 200, days))
     assert status(a, "exclusion.coagulation") is expected
@@ -225,7 +260,9 @@ def cirrhotic(**labs: float) -> list[dict[str, Any]]:
     return [condition("K74.60"), *panel(10, **labs), *[lab(k, v) for k, v in kidney.items()]]
 
 
-@pytest.mark.parametrize(("creatinine", "meld_na", "expected"), [(2.3, 14, NOT_MET), (2.4, 15, MET), (2.6, 16, MET)])
+@pytest.mark.parametrize(
+    ("creatinine", "meld_na", "expected"), [(2.3, 14, NOT_MET), (2.4, 15, MET), (2.6, 16, MET)]
+)
 def test_exclusion_meld_na_boundary(
     engine: ClinicalEngine, creatinine: float, meld_na: int, expected: Status
 ) -> None:
@@ -257,26 +294,38 @@ def test_meld_na_driven_by_inr_on_anticoagulation_is_unknown(engine: ClinicalEng
     assert "anticoagulation" in r.reason
 
 
-# --- candidacy paths ----------------------------------------------------------------------------------
+# --- candidacy paths --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("sex", "alt", "expected"),
-    [("male", 33, NOT_MET), ("male", 34, MET), ("female", 25, NOT_MET), ("female", 26, MET), ("female", 33, MET)],
+    [
+        ("male", 33, NOT_MET),
+        ("male", 34, MET),
+        ("female", 25, NOT_MET),
+        ("female", 26, MET),
+        ("female", 33, MET),
+    ],
 )
-def test_alt_uln_is_sex_specific(engine: ClinicalEngine, sex: str, alt: float, expected: Status) -> None:
+def test_alt_uln_is_sex_specific(
+    engine: ClinicalEngine, sex: str, alt: float, expected: Status
+) -> None:
     a = evaluate(engine, condition("K76.0"), lab("alt", alt, 70), *panel(10, alt=alt), sex=sex)
     assert status(a, "indication.masld-alt") is expected
 
 
 @pytest.mark.parametrize(("gap_days", "expected"), [(27, NOT_MET), (28, MET), (29, MET)])
-def test_alt_persistence_four_weeks(engine: ClinicalEngine, gap_days: int, expected: Status) -> None:
+def test_alt_persistence_four_weeks(
+    engine: ClinicalEngine, gap_days: int, expected: Status
+) -> None:
     a = evaluate(engine, condition("K76.0"), lab("alt", 80, 10 + gap_days), *panel(10, alt=80))
     assert status(a, "indication.masld-alt") is expected
 
 
 @pytest.mark.parametrize(("first_days", "expected"), [(180, MET), (185, NOT_MET)])
-def test_alt_persistence_within_six_months(engine: ClinicalEngine, first_days: int, expected: Status) -> None:
+def test_alt_persistence_within_six_months(
+    engine: ClinicalEngine, first_days: int, expected: Status
+) -> None:
     a = evaluate(engine, condition("K76.0"), lab("alt", 80, first_days), *panel(10, alt=80))
     assert status(a, "indication.masld-alt") is expected
 
@@ -289,7 +338,11 @@ def test_alt_no_longer_elevated_does_not_meet(engine: ClinicalEngine) -> None:
 
 def test_alt_uln_unknown_sex_uses_lab_range_else_unknown(engine: ClinicalEngine) -> None:
     pat = patient(sex=None)
-    with_range = [lab("alt", 50, 70, ref_high=40), *panel(10, alt=None), lab("alt", 50, 10, ref_high=40)]
+    with_range = [
+        lab("alt", 50, 70, ref_high=40),
+        *panel(10, alt=None),
+        lab("alt", 50, 10, ref_high=40),
+    ]
     a = evaluate(engine, condition("K76.0"), *with_range, pat=pat)
     assert status(a, "indication.masld-alt") is MET
     b = evaluate(engine, condition("K76.0"), *elevated_alt(), *panel(10, alt=None), pat=pat)
@@ -302,7 +355,14 @@ def test_indication_masld_alt_with_nash_snomed(engine: ClinicalEngine) -> None:
 
 
 def aih_patient(*extra: dict[str, Any]) -> list[dict[str, Any]]:
-    return [condition("K75.4"), *elevated_alt(), *panel(10, alt=80), qual("ana", True), qual("asma", True), *extra]
+    return [
+        condition("K75.4"),
+        *elevated_alt(),
+        *panel(10, alt=80),
+        qual("ana", True),
+        qual("asma", True),
+        *extra,
+    ]
 
 
 def test_indication_aih_nonremission(engine: ClinicalEngine) -> None:
@@ -318,8 +378,14 @@ def test_aih_without_immunosuppression_does_not_meet(engine: ClinicalEngine) -> 
 
 
 def test_aih_in_remission_does_not_meet(engine: ClinicalEngine) -> None:
-    a = evaluate(engine, condition("K75.4"), *panel(10), qual("ana", True), qual("asma", True), medication(PREDNISONE := "8640"))
-    assert PREDNISONE
+    a = evaluate(
+        engine,
+        condition("K75.4"),
+        *panel(10),
+        qual("ana", True),
+        qual("asma", True),
+        medication(PREDNISONE),
+    )
     assert status(a, "indication.aih-nonremission") is NOT_MET
 
 
@@ -329,17 +395,27 @@ def test_indication_fibrosis_f1_f3_by_code(engine: ClinicalEngine) -> None:
     assert a.outcome is Outcome.MEETS_SCREENING_CRITERIA
 
 
-@pytest.mark.parametrize(("kpa", "expected"), [(7.9, NOT_MET), (8.0, MET), (14.9, MET), (15.0, NOT_MET)])
-def test_fibrosis_f1_f3_by_elastography(engine: ClinicalEngine, kpa: float, expected: Status) -> None:
+@pytest.mark.parametrize(
+    ("kpa", "expected"), [(7.9, NOT_MET), (8.0, MET), (14.9, MET), (15.0, NOT_MET)]
+)
+def test_fibrosis_f1_f3_by_elastography(
+    engine: ClinicalEngine, kpa: float, expected: Status
+) -> None:
     a = evaluate(engine, condition("K76.0"), *panel(10), lab("liver-stiffness", kpa, 30))
     assert status(a, "indication.fibrosis-f1-f3") is expected
 
 
 @pytest.mark.parametrize(
     ("overrides", "expected"),
-    [({"bilirubin": 1.2}, MET), ({"bilirubin": 1.3}, NOT_MET), ({"albumin": 3.5}, MET),
-     ({"albumin": 3.4}, NOT_MET), ({"inr": 1.2}, MET), ({"inr": 1.25}, NOT_MET)],
-)  # fmt: skip
+    [
+        ({"bilirubin": 1.2}, MET),
+        ({"bilirubin": 1.3}, NOT_MET),
+        ({"albumin": 3.5}, MET),
+        ({"albumin": 3.4}, NOT_MET),
+        ({"inr": 1.2}, MET),
+        ({"inr": 1.25}, NOT_MET),
+    ],
+)
 def test_fibrosis_stable_function_boundaries(
     engine: ClinicalEngine, overrides: dict[str, float], expected: Status
 ) -> None:
@@ -349,7 +425,11 @@ def test_fibrosis_stable_function_boundaries(
 
 
 def test_fibrosis_path_uses_lab_reference_range(engine: ClinicalEngine) -> None:
-    resources = [condition("K74.02"), *panel(10, bilirubin=None), lab("bilirubin", 1.3, ref_high=1.4)]
+    resources = [
+        condition("K74.02"),
+        *panel(10, bilirubin=None),
+        lab("bilirubin", 1.3, ref_high=1.4),
+    ]
     assert status(evaluate(engine, *resources), "indication.fibrosis-f1-f3") is MET
 
 
@@ -371,7 +451,11 @@ def test_cirrhosis_early_b_is_met_and_says_so(engine: ClinicalEngine) -> None:
 
 
 def test_cirrhosis_child_pugh_8_does_not_meet(engine: ClinicalEngine) -> None:
-    a = evaluate(engine, *cirrhotic(bilirubin=2.5, albumin=3.2, inr=1.8), medication(APIXABAN, status="stopped"))
+    a = evaluate(
+        engine,
+        *cirrhotic(bilirubin=2.5, albumin=3.2, inr=1.8),
+        medication(APIXABAN, status="stopped"),
+    )
     assert next(s for s in a.scores if s.id == "child-pugh").value == 8
     assert status(a, "indication.cirrhosis-child-pugh") is NOT_MET
 
@@ -387,9 +471,12 @@ def covid_story(infection_days: int = 200) -> list[dict[str, Any]]:
         condition("U09.9", onset_days=infection_days - 30),
         *elevated_alt(),
         *panel(10, alt=80),
-        qual("hbsag", False), qual("hcv-antibody", False), qual("ana", False), qual("asma", False),
+        qual("hbsag", False),
+        qual("hcv-antibody", False),
+        qual("ana", False),
+        qual("asma", False),
         lab("liver-stiffness", 5.5, 30),
-    ]  # fmt: skip
+    ]
 
 
 def test_indication_post_covid(engine: ClinicalEngine) -> None:
@@ -417,8 +504,9 @@ def test_indication_viral_survivor_hcv(engine: ClinicalEngine) -> None:
         lab("hcv-rna", 250000, 300),
         observation("11011-4", days=150, value_string="Not detected"),
         observation("11011-4", days=30, value_string="<15"),
-        *elevated_alt(), *panel(10, alt=80),
-    )  # fmt: skip
+        *elevated_alt(),
+        *panel(10, alt=80),
+    )
     assert status(a, "exclusion.active-viral-hepatitis") is NOT_MET
     assert status(a, "indication.viral-survivor") is MET
     assert a.outcome is Outcome.MEETS_SCREENING_CRITERIA
@@ -426,24 +514,42 @@ def test_indication_viral_survivor_hcv(engine: ClinicalEngine) -> None:
 
 def test_viral_survivor_hcv_undetectable_less_than_12_weeks(engine: ClinicalEngine) -> None:
     a = evaluate(
-        engine, condition("B18.2"), lab("hcv-rna", 250000, 100),
-        observation("11011-4", days=30, value_string="<15"), *elevated_alt(), *panel(10, alt=80),
-    )  # fmt: skip
+        engine,
+        condition("B18.2"),
+        lab("hcv-rna", 250000, 100),
+        observation("11011-4", days=30, value_string="<15"),
+        *elevated_alt(),
+        *panel(10, alt=80),
+    )
     assert status(a, "indication.viral-survivor") is NOT_MET
 
 
 def test_indication_viral_survivor_hbv_on_therapy_with_fibrosis(engine: ClinicalEngine) -> None:
-    a = evaluate(engine, condition("B18.1"), lab("hbv-dna", 500, 30), medication(ENTECAVIR), condition("K74.02"), *panel(10))
+    a = evaluate(
+        engine,
+        condition("B18.1"),
+        lab("hbv-dna", 500, 30),
+        medication(ENTECAVIR),
+        condition("K74.02"),
+        *panel(10),
+    )
     assert status(a, "indication.viral-survivor") is MET
 
 
 def test_viral_survivor_hbv_without_therapy(engine: ClinicalEngine) -> None:
-    a = evaluate(engine, condition("B18.1"), lab("hbv-dna", 500, 30), condition("K74.02"), *panel(10))
+    a = evaluate(
+        engine, condition("B18.1"), lab("hbv-dna", 500, 30), condition("K74.02"), *panel(10)
+    )
     assert status(a, "indication.viral-survivor") is NOT_MET
 
 
 def pbc_patient(alp: float, uln: float = 100, udca_days: int = 300) -> list[dict[str, Any]]:
-    return [condition("K74.3"), medication(URSODIOL, start_days=udca_days), lab("alp", alp, ref_high=uln), *panel(10)]
+    return [
+        condition("K74.3"),
+        medication(URSODIOL, start_days=udca_days),
+        lab("alp", alp, ref_high=uln),
+        *panel(10),
+    ]
 
 
 @pytest.mark.parametrize(("alp", "expected"), [(166, NOT_MET), (167, MET), (168, MET)])
@@ -454,7 +560,10 @@ def test_indication_pbc_alp_boundary(engine: ClinicalEngine, alp: float, expecte
 
 @pytest.mark.parametrize(("udca_days", "expected"), [(150, NOT_MET), (200, MET)])
 def test_pbc_udca_six_months(engine: ClinicalEngine, udca_days: int, expected: Status) -> None:
-    assert status(evaluate(engine, *pbc_patient(250, udca_days=udca_days)), "indication.pbc-udca") is expected
+    assert (
+        status(evaluate(engine, *pbc_patient(250, udca_days=udca_days)), "indication.pbc-udca")
+        is expected
+    )
 
 
 def test_pbc_without_alp_reference_range_is_unknown(engine: ClinicalEngine) -> None:
@@ -463,7 +572,12 @@ def test_pbc_without_alp_reference_range_is_unknown(engine: ClinicalEngine) -> N
 
 
 def psc_patient(bilirubin: float = 1.0, creatinine: float = 1.0) -> list[dict[str, Any]]:
-    return [condition("K83.01"), *panel(10, bilirubin=None), lab("bilirubin", bilirubin, ref_high=1.2), lab("creatinine", creatinine)]
+    return [
+        condition("K83.01"),
+        *panel(10, bilirubin=None),
+        lab("bilirubin", bilirubin, ref_high=1.2),
+        lab("creatinine", creatinine),
+    ]
 
 
 def test_indication_psc(engine: ClinicalEngine) -> None:
@@ -472,12 +586,18 @@ def test_indication_psc(engine: ClinicalEngine) -> None:
 
 
 @pytest.mark.parametrize(("creatinine", "expected"), [(1.49, MET), (1.5, MET), (1.51, NOT_MET)])
-def test_psc_creatinine_boundary(engine: ClinicalEngine, creatinine: float, expected: Status) -> None:
-    assert status(evaluate(engine, *psc_patient(creatinine=creatinine)), "indication.psc") is expected
+def test_psc_creatinine_boundary(
+    engine: ClinicalEngine, creatinine: float, expected: Status
+) -> None:
+    assert (
+        status(evaluate(engine, *psc_patient(creatinine=creatinine)), "indication.psc") is expected
+    )
 
 
 @pytest.mark.parametrize(("bilirubin", "expected"), [(5.9, MET), (6.0, MET), (6.1, NOT_MET)])
-def test_psc_bilirubin_five_times_uln(engine: ClinicalEngine, bilirubin: float, expected: Status) -> None:
+def test_psc_bilirubin_five_times_uln(
+    engine: ClinicalEngine, bilirubin: float, expected: Status
+) -> None:
     assert status(evaluate(engine, *psc_patient(bilirubin=bilirubin)), "indication.psc") is expected
 
 
@@ -497,7 +617,7 @@ def test_metabolic_without_masld_criteria(engine: ClinicalEngine) -> None:
     assert status(a, "indication.metabolic-masld") is NOT_MET
 
 
-# --- applicability -------------------------------------------------------------------------------------
+# --- applicability ----------------------------------------------------------------------------
 
 
 def test_not_applicable_without_liver_indication(engine: ClinicalEngine) -> None:
@@ -516,17 +636,34 @@ def test_persistent_alt_without_diagnosis_asks_for_the_cause(engine: ClinicalEng
     assert status(a, "applicability.persistent-alt-no-diagnosis") is MET
     assert a.outcome is Outcome.WORKUP_INCOMPLETE
     ids = {w.id for w in a.blocking_workup}
-    assert {"workup.hbsag", "workup.hcv-antibody", "workup.ana", "workup.asma", "workup.elastography"} <= ids
+    assert {
+        "workup.hbsag",
+        "workup.hcv-antibody",
+        "workup.ana",
+        "workup.asma",
+        "workup.elastography",
+    } <= ids
 
 
 def test_persistent_alt_cause_workup_done_does_not_meet(engine: ClinicalEngine) -> None:
     a = evaluate(
-        engine, *elevated_alt(), *panel(10, alt=80), qual("hbsag", False), qual("hcv-antibody", False),
-        qual("ana", False), qual("asma", False), lab("liver-stiffness", 5.0, 30),
-    )  # fmt: skip
+        engine,
+        *elevated_alt(),
+        *panel(10, alt=80),
+        qual("hbsag", False),
+        qual("hcv-antibody", False),
+        qual("ana", False),
+        qual("asma", False),
+        lab("liver-stiffness", 5.0, 30),
+    )
     assert a.outcome is Outcome.DOES_NOT_MEET
 
 
 def test_hbv_dna_negative_observation_code(engine: ClinicalEngine) -> None:
-    a = evaluate(engine, *masld_candidate(), condition("B18.1"), observation("42595-9", days=20, answer=NEGATIVE))
+    a = evaluate(
+        engine,
+        *masld_candidate(),
+        condition("B18.1"),
+        observation("42595-9", days=20, answer=NEGATIVE),
+    )
     assert status(a, "exclusion.active-viral-hepatitis") is NOT_MET

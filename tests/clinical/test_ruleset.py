@@ -203,7 +203,9 @@ def test_loinc_check_digit_rejects_typos(code: str) -> None:
     assert not loinc_check_digit_ok(code)
 
 
-@pytest.mark.parametrize("code", ["19943007", "1231824009", "831000119103", "260415000", "44054006"])
+@pytest.mark.parametrize(
+    "code", ["19943007", "1231824009", "831000119103", "260415000", "44054006"]
+)
 def test_snomed_verhoeff_accepts_real_codes(code: str) -> None:
     assert snomed_check_digit_ok(code)
 

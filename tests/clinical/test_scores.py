@@ -23,7 +23,7 @@ from cds_service.clinical.scores import (
     meld_i,
     meld_na,
 )
-from tests.clinical.fhir import NOW, condition, data, lab, medication, WARFARIN
+from tests.clinical.fhir import NOW, WARFARIN, condition, data, lab, medication
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def config(engine: ClinicalEngine) -> Any:
     return engine.ruleset.scores
 
 
-# --- worked examples (clinical-rules-v1 §3) ---------------------------------------------------------
+# --- worked examples (clinical-rules-v1 §3) ---------------------------------------------------
 
 
 def test_meld_worked_example() -> None:
@@ -61,7 +61,7 @@ def test_apri_worked_example() -> None:
     assert apri(40, 40, 180) == 0.56
 
 
-# --- clamping ---------------------------------------------------------------------------------------
+# --- clamping ---------------------------------------------------------------------------------
 
 
 def test_meld_labs_below_one_are_set_to_one() -> None:
@@ -104,13 +104,15 @@ def test_formulas_refuse_unusable_inputs(bad: float) -> None:
     assert apri(40, 40, bad) is None
 
 
-# --- boundary tables ----------------------------------------------------------------------------------
+# --- boundary tables --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("bilirubin", "points"), [(1.99, 1), (2.0, 2), (2.01, 2), (2.99, 2), (3.0, 2), (3.01, 3)]
 )
-def test_child_pugh_bilirubin_boundaries(bands: ChildPughBands, bilirubin: float, points: int) -> None:
+def test_child_pugh_bilirubin_boundaries(
+    bands: ChildPughBands, bilirubin: float, points: int
+) -> None:
     assert child_pugh_points(bilirubin, 4.0, 1.0, 1, 1, bands) == 4 + points
 
 
@@ -138,12 +140,19 @@ def test_child_pugh_classes(bands: ChildPughBands, points: int, cls: str) -> Non
 @pytest.mark.parametrize(
     ("value", "age", "band"),
     [
-        (1.29, 50, "low"), (1.30, 50, "indeterminate"), (1.31, 50, "indeterminate"),
-        (2.66, 50, "indeterminate"), (2.67, 50, "indeterminate"), (2.68, 50, "high"),
-        (1.99, 65, "low"), (2.0, 65, "indeterminate"), (2.01, 65, "indeterminate"),
-        (1.99, 64, "indeterminate"), (2.68, 70, "high"),
+        (1.29, 50, "low"),
+        (1.30, 50, "indeterminate"),
+        (1.31, 50, "indeterminate"),
+        (2.66, 50, "indeterminate"),
+        (2.67, 50, "indeterminate"),
+        (2.68, 50, "high"),
+        (1.99, 65, "low"),
+        (2.0, 65, "indeterminate"),
+        (2.01, 65, "indeterminate"),
+        (1.99, 64, "indeterminate"),
+        (2.68, 70, "high"),
     ],
-)  # fmt: skip
+)
 def test_fib4_bands(config: Any, value: float, age: int, band: str) -> None:
     assert fib4_band(value, age, config["fib-4"]) == band
 
@@ -151,11 +160,15 @@ def test_fib4_bands(config: Any, value: float, age: int, band: str) -> None:
 @pytest.mark.parametrize(
     ("value", "band"),
     [
-        (0.49, "significant fibrosis unlikely"), (0.5, "significant fibrosis unlikely"),
-        (0.51, "indeterminate"), (1.5, "indeterminate"), (1.51, "significant fibrosis likely"),
-        (2.0, "significant fibrosis likely"), (2.01, "cirrhosis likely"),
+        (0.49, "significant fibrosis unlikely"),
+        (0.5, "significant fibrosis unlikely"),
+        (0.51, "indeterminate"),
+        (1.5, "indeterminate"),
+        (1.51, "significant fibrosis likely"),
+        (2.0, "significant fibrosis likely"),
+        (2.01, "cirrhosis likely"),
     ],
-)  # fmt: skip
+)
 def test_apri_bands(config: Any, value: float, band: str) -> None:
     assert apri_band(value, config["apri"]) == band
 
@@ -163,13 +176,18 @@ def test_apri_bands(config: Any, value: float, band: str) -> None:
 @pytest.mark.parametrize(
     ("kpa", "band", "flag"),
     [
-        (7.9, "low risk", "rules out"), (8.0, "intermediate", "rules out"),
-        (9.9, "intermediate", "rules out"), (10.0, "intermediate", None),
-        (12.0, "intermediate", None), (12.1, "high risk", None),
-        (14.9, "high risk", None), (15.0, "high risk", "highly suggestive"),
-        (24.9, "high risk", "highly suggestive"), (25.0, "high risk", "portal hypertension"),
+        (7.9, "low risk", "rules out"),
+        (8.0, "intermediate", "rules out"),
+        (9.9, "intermediate", "rules out"),
+        (10.0, "intermediate", None),
+        (12.0, "intermediate", None),
+        (12.1, "high risk", None),
+        (14.9, "high risk", None),
+        (15.0, "high risk", "highly suggestive"),
+        (24.9, "high risk", "highly suggestive"),
+        (25.0, "high risk", "portal hypertension"),
     ],
-)  # fmt: skip
+)
 def test_elastography_bands(config: Any, kpa: float, band: str, flag: str | None) -> None:
     got, flags = elastography_band(kpa, config["elastography"])
     assert got == band
@@ -179,7 +197,7 @@ def test_elastography_bands(config: Any, kpa: float, band: str, flag: str | None
         assert any(flag in f for f in flags)
 
 
-# --- score results from FHIR ------------------------------------------------------------------------
+# --- score results from FHIR ------------------------------------------------------------------
 
 
 def scores_of(engine: ClinicalEngine, *resources: Any, sex: str = "male") -> dict[str, Any]:
@@ -188,18 +206,32 @@ def scores_of(engine: ClinicalEngine, *resources: Any, sex: str = "male") -> dic
 
 
 def test_meld_scores_from_fhir_match_worked_examples(engine: ClinicalEngine) -> None:
-    labs = [lab("creatinine", 1.2), lab("bilirubin", 2.5), lab("inr", 1.5), lab("sodium", 135), lab("albumin", 3.0)]
+    labs = [
+        lab("creatinine", 1.2),
+        lab("bilirubin", 2.5),
+        lab("inr", 1.5),
+        lab("sodium", 135),
+        lab("albumin", 3.0),
+    ]
     male = scores_of(engine, *labs)
     female = scores_of(engine, *labs, sex="female")
     assert male["meld-3.0"].value == 18
     assert female["meld-3.0"].value == 19
-    na130 = scores_of(engine, lab("creatinine", 1.2), lab("bilirubin", 2.5), lab("inr", 1.5), lab("sodium", 130))
+    na130 = scores_of(
+        engine, lab("creatinine", 1.2), lab("bilirubin", 2.5), lab("inr", 1.5), lab("sodium", 130)
+    )
     assert na130["meld-na"].value == 22
     assert na130["meld"].value == 16
 
 
 def test_score_inputs_carry_clamping_date_and_resource(engine: ClinicalEngine) -> None:
-    scores = scores_of(engine, lab("creatinine", 0.6, 5, rid="cr"), lab("bilirubin", 2.5, 20), lab("inr", 1.5), lab("sodium", 150))
+    scores = scores_of(
+        engine,
+        lab("creatinine", 0.6, 5, rid="cr"),
+        lab("bilirubin", 2.5, 20),
+        lab("inr", 1.5),
+        lab("sodium", 150),
+    )
     meld_na_score = scores["meld-na"]
     inputs = {i.name: i for i in meld_na_score.inputs}
     assert inputs["creatinine"].value == 1.0
@@ -235,10 +267,32 @@ def test_child_pugh_not_computed_from_inr_on_anticoagulation(engine: ClinicalEng
 
 def test_fib4_age_flags(engine: ClinicalEngine) -> None:
     labs = [lab("ast", 40), lab("alt", 50), lab("platelets", 180)]
-    young = engine.evaluate(data(*labs, pat={"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "2000-01-01"}), NOW)
+    young = engine.evaluate(
+        data(
+            *labs,
+            pat={
+                "resourceType": "Patient",
+                "id": "p1",
+                "gender": "male",
+                "birthDate": "2000-01-01",
+            },
+        ),
+        NOW,
+    )
     fib = next(s for s in young.scores if s.id == "fib-4")
     assert any("unreliable under 35" in f for f in fib.flags)
-    old = engine.evaluate(data(*labs, pat={"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1950-01-01"}), NOW)
+    old = engine.evaluate(
+        data(
+            *labs,
+            pat={
+                "resourceType": "Patient",
+                "id": "p1",
+                "gender": "male",
+                "birthDate": "1950-01-01",
+            },
+        ),
+        NOW,
+    )
     fib_old = next(s for s in old.scores if s.id == "fib-4")
     assert any("65" in f for f in fib_old.flags)
 
@@ -246,7 +300,9 @@ def test_fib4_age_flags(engine: ClinicalEngine) -> None:
 def test_fib4_from_fhir_worked_example(engine: ClinicalEngine) -> None:
     # Born 1971-06-01: 55 years old on 2026-11-01.
     pat = {"resourceType": "Patient", "id": "p1", "gender": "male", "birthDate": "1971-06-01"}
-    assessment = engine.evaluate(data(lab("ast", 40), lab("alt", 50), lab("platelets", 180), pat=pat), NOW)
+    assessment = engine.evaluate(
+        data(lab("ast", 40), lab("alt", 50), lab("platelets", 180), pat=pat), NOW
+    )
     fib = next(s for s in assessment.scores if s.id == "fib-4")
     assert fib.value == 1.73
     assert fib.band == "indeterminate"
@@ -261,7 +317,7 @@ def test_apri_uses_lab_uln_else_flagged_default(engine: ClinicalEngine) -> None:
     assert any("default" in f for f in without.flags)
 
 
-# --- properties -------------------------------------------------------------------------------------
+# --- properties -------------------------------------------------------------------------------
 
 labs_mg = st.floats(min_value=0.01, max_value=80, allow_nan=False)
 inr_values = st.floats(min_value=0.5, max_value=12, allow_nan=False)
@@ -285,7 +341,9 @@ def test_meld_na_finite_and_in_range(cr: float, bili: float, inr: float, na: flo
 
 
 @given(st.booleans(), labs_mg, sodium_values, inr_values, labs_mg, albumin_values)
-def test_meld_3_finite_and_in_range(female: bool, bili: float, na: float, inr: float, cr: float, alb: float) -> None:
+def test_meld_3_finite_and_in_range(
+    female: bool, bili: float, na: float, inr: float, cr: float, alb: float
+) -> None:
     value = meld_3(female, bili, na, inr, cr, alb)
     assert value is not None
     assert 6 <= value <= 40
@@ -308,7 +366,9 @@ def test_meld_monotonic_in_inr(cr: float, bili: float, inr: float, extra: float)
 
 
 @given(labs_mg, labs_mg, inr_values, sodium_values, st.floats(min_value=0, max_value=30))
-def test_meld_na_monotonic_in_low_sodium(cr: float, bili: float, inr: float, na: float, drop: float) -> None:
+def test_meld_na_monotonic_in_low_sodium(
+    cr: float, bili: float, inr: float, na: float, drop: float
+) -> None:
     higher_na, lower_na = meld_na(cr, bili, inr, na), meld_na(cr, bili, inr, na - drop)
     assert higher_na is not None
     assert lower_na is not None
@@ -329,7 +389,9 @@ def test_fib4_finite_and_positive(age: int, ast: float, alt: float, plt: float) 
 
 
 @given(ages, enzymes, enzymes, platelet_counts, st.floats(min_value=0, max_value=500))
-def test_fib4_monotonic_in_ast_and_falling_platelets(age: int, ast: float, alt: float, plt: float, extra: float) -> None:
+def test_fib4_monotonic_in_ast_and_falling_platelets(
+    age: int, ast: float, alt: float, plt: float, extra: float
+) -> None:
     base = fib4(age, ast, alt, plt)
     more_ast = fib4(age, ast + extra, alt, plt)
     more_plt = fib4(age, ast, alt, plt + extra)
@@ -358,9 +420,12 @@ def test_same_scores_in_si_and_conventional_units(
 ) -> None:
     engine = _ENGINE
     conventional = [
-        lab("bilirubin", bili_mg), lab("creatinine", cr_mg), lab("inr", inr), lab("sodium", na),
+        lab("bilirubin", bili_mg),
+        lab("creatinine", cr_mg),
+        lab("inr", inr),
+        lab("sodium", na),
         lab("albumin", alb_gdl),
-    ]  # fmt: skip
+    ]
     si = [
         lab("bilirubin-si", bili_mg * 17.1),
         lab("creatinine", cr_mg * 88.4, unit="umol/L"),
