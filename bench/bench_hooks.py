@@ -36,6 +36,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fake_fhir import FakeFhirServer
 from hook_payload import realistic_hook
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -183,6 +184,14 @@ class Server:
         self._log.close()
 
 
+def report(r: Result) -> None:
+    print(
+        f"  {r.name:11s} c={r.concurrency:<3d} {r.hooks_per_s:8.0f} hooks/s  "
+        f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
+        f"({r.requests} requests, {r.errors} errors)"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -193,6 +202,12 @@ def main() -> int:
     parser.add_argument("--observations", type=int, default=100)
     parser.add_argument("--conditions", type=int, default=10)
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
+    parser.add_argument(
+        "--fhir-delay-ms",
+        type=float,
+        default=20.0,
+        help="delay of the loopback FHIR server for the no-prefetch runs (-1: skip them)",
+    )
     args = parser.parse_args()
     duration = max(1, min(args.duration, 60))
 
@@ -201,6 +216,20 @@ def main() -> int:
     body = orjson.dumps(hook)
     body_file = tmp / "hook.json"
     body_file.write_bytes(body)
+    no_prefetch = dict(hook)
+    del no_prefetch["prefetch"]
+    no_prefetch["fhirAuthorization"] = {
+        "access_token": "bench-token",
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "user/*.read",
+        "subject": "msc-liver-screening",
+    }
+    fhir = FakeFhirServer(hook["prefetch"], max(args.fhir_delay_ms, 0.0))
+    no_prefetch["fhirServer"] = fhir.base_url
+    no_prefetch_body = orjson.dumps(no_prefetch)
+    no_prefetch_file = tmp / "hook-no-prefetch.json"
+    no_prefetch_file.write_bytes(no_prefetch_body)
     use_wrk = shutil.which("wrk") is not None and not args.python_client
     print(
         f"hook: {len(body) / 1024:.0f} KiB ({args.observations} Observations, {args.conditions} "
@@ -215,6 +244,7 @@ def main() -> int:
         CDS_WORKERS=str(args.workers),
         CDS_THREADS="1",
         CDS_LOG_LEVEL=env.get("CDS_LOG_LEVEL", "INFO"),
+        CDS_ALLOWED_FHIR_SERVERS=fhir.base_url,
     )
     service_port, floor_port = free_port(), free_port()
     servers = {
@@ -249,6 +279,7 @@ def main() -> int:
         ),
     }
     results: list[Result] = []
+    fhir.__enter__()
     try:
         for server in servers.values():
             if server.name == "floor":
@@ -281,14 +312,26 @@ def main() -> int:
                 else:
                     r = run_python(name, server.port, body, concurrency, duration)
                 results.append(r)
-                print(
-                    f"  {name:8s} c={concurrency:<3d} {r.hooks_per_s:8.0f} hooks/s  "
-                    f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
-                    f"({r.requests} requests, {r.errors} errors)"
-                )
+                report(r)
+        if args.fhir_delay_ms >= 0:
+            status, answer = post_once(service_port, no_prefetch_body)
+            if status != 200:
+                raise RuntimeError(f"no-prefetch hook answered {status}: {answer[:300]!r}")
+            for concurrency in args.concurrency:
+                if use_wrk:
+                    r = run_wrk(
+                        "no-prefetch", service_port, no_prefetch_file, concurrency, duration
+                    )
+                else:
+                    r = run_python(
+                        "no-prefetch", service_port, no_prefetch_body, concurrency, duration
+                    )
+                results.append(r)
+                report(r)
     finally:
         for server in servers.values():
             server.stop()
+        fhir.__exit__()
 
     print(
         "\n| concurrency | service hooks/s | floor hooks/s | ratio "
@@ -307,6 +350,20 @@ def main() -> int:
         ok &= ratio >= 0.7 and s.errors == 0
         if concurrency == 1:
             ok &= s.p99_ms < 15
+    extra = [r for r in results if r.name == "no-prefetch"]
+    if extra:
+        print(
+            f"\nwithout prefetch (5 parallel FHIR queries, loopback FHIR server answering after "
+            f"{args.fhir_delay_ms:g} ms):"
+        )
+        print("| concurrency | hooks/s | p50 / p99 ms | errors |")
+        print("|---|---|---|---|")
+        for r in extra:
+            print(
+                f"| {r.concurrency} | {r.hooks_per_s:.0f} | "
+                f"{r.p50_ms:.2f} / {r.p99_ms:.2f} | {r.errors} |"
+            )
+        print(f"FHIR requests served: {fhir.requests}")
     print(
         "\ntargets (>= 0.7x floor throughput, p99 < 15 ms at c=1, no errors): "
         + ("met" if ok else "NOT met")
