@@ -1641,6 +1641,75 @@ def boundary_elastography_15() -> Scenario:
     return s
 
 
+@scenario
+def boundary_alt_at_female_uln() -> Scenario:
+    s = Scenario(
+        "boundary-alt-at-female-uln",
+        "MASLD, female, ALT exactly 25 U/L (female ULN)",
+        "ALT 25 twice: at, not above, the female ULN (25 U/L, ACG 2017).",
+        "female",
+        50,
+        NOT_MEET,
+        rule_status={"indication.masld-alt": "not-met"},
+        covers=["boundary: ALT = female ULN"],
+    )
+    masld_baseline(s, alt_old=25, alt_new=25)
+    return s
+
+
+@scenario
+def boundary_pbc_alp_1_67() -> Scenario:
+    s = Scenario(
+        "boundary-pbc-alp-1-67",
+        "PBC on UDCA with ALP exactly 1.67 x ULN",
+        "ALP 200.4 U/L against the lab's upper limit 120 U/L is 1.67 x ULN (>= 1.67 meets).",
+        "female",
+        59,
+        MEETS,
+        reason_ids=["indication.pbc-udca"],
+        covers=["boundary: PBC ALP 1.67 x ULN"],
+    )
+    s.condition("pbc", onset_days_ago=1200)
+    s.medication("ursodiol", start_days_ago=700)
+    s.cite("indication.pbc-udca", s.panel(20, alp=200.4, ggt=120)["alp"])
+    return s
+
+
+@scenario
+def boundary_psc_creatinine_1_5() -> Scenario:
+    s = Scenario(
+        "boundary-psc-creatinine-1-5",
+        "PSC with creatinine exactly 1.5 mg/dL",
+        "Creatinine 1.5 mg/dL is within the PSC criterion (<= 1.5).",
+        "male",
+        44,
+        MEETS,
+        reason_ids=["indication.psc"],
+        covers=["boundary: PSC creatinine 1.5"],
+    )
+    s.condition("psc", onset_days_ago=1500)
+    s.panel(20, alp=280, ggt=170, bilirubin=1.1, creatinine=1.5, sodium=139)
+    return s
+
+
+@scenario
+def boundary_pt_3_seconds() -> Scenario:
+    s = Scenario(
+        "boundary-pt-3-seconds",
+        "MASLD with prothrombin time exactly 3 s above the upper limit",
+        "PT 16.5 s against an upper limit of 13.5 s: prolonged by 3.0 s, not by more than 3 s.",
+        "male",
+        50,
+        MEETS,
+        reason_ids=["indication.masld-alt"],
+        rule_status={"exclusion.coagulation": "not-met"},
+        covers=["boundary: PT 3 s"],
+    )
+    masld_baseline(s)
+    s.lab("pt", 16.5, 20)
+    return s
+
+
 # --------------------------------------------------------------------------- checks
 def meld_na(cr: float, bili: float, inr: float, na: float) -> int:
     """clinical-rules-v1 §3, to keep the scenario descriptions honest."""
