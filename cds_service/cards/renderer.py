@@ -287,7 +287,9 @@ class CardRenderer:
                 }
             )
         note = (
-            "No draft order could be built for: " + ", ".join(failed) + "; order it directly."
+            "No draft order could be built for: "
+            + ", ".join(failed)
+            + " (order in the EHR directly)."
             if failed
             else ""
         )

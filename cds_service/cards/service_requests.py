@@ -59,5 +59,8 @@ def draft_service_request(loinc: str, display: str, reason: str, patient_id: str
     """A validated draft ServiceRequest proposing the LOINC test ``loinc`` for the patient."""
     if not is_fhir_id(patient_id):
         raise ServiceRequestError("the patient id is not a valid FHIR id")
+    display, reason = " ".join(display.split()), " ".join(reason.split())
+    if not display or not reason:
+        raise ServiceRequestError(f"no display text for LOINC {loinc}")
     _validate_shape(loinc, display, reason)
     return _build(loinc, display, reason, patient_id)

@@ -405,3 +405,23 @@ def test_units_are_shown_for_reading_never_converted(renderer: CardRenderer) -> 
     assert "- Ratio: 0.5, date not recorded" in detail
     assert "- eGFR: 88 mL/min/\\{1.73\\_m2\\}" in detail
     assert "- Odd: 3 furlongs" in detail
+
+
+def test_orders_without_a_usable_code_or_name_are_said(renderer: CardRenderer) -> None:
+    from dataclasses import replace
+
+    from cds_service.clinical.model import OrderableTest
+
+    a = b.workup_incomplete()
+    items = (
+        replace(a.workup[0], orders=(OrderableTest("not-a-loinc", "INR"),)),
+        replace(a.workup[1], orders=(OrderableTest("777-3", "   "),)),
+        a.workup[2],
+    )
+    (card,) = renderer.render(replace(a, workup=items), PATIENT_ID, CountingUuids())
+    assert [s["label"] for s in card["suggestions"]] == ["Order HBV DNA"]
+    assert (
+        "No draft order could be built for: INR, Platelets (order in the EHR directly)."
+        in (card["detail"])
+    )
+    assert card_errors(card) == []
