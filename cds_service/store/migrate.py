@@ -12,6 +12,7 @@ installed wheel migrates with no ``alembic.ini`` and no checkout. The lock:
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
 from cds_service.store.engine import READ_ONLY
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -50,9 +53,19 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate to ``revision``; safe to call from many processes at once."""
+    """Migrate to ``revision``; safe to call from many processes at once.
+
+    A database already migrated by a newer release (a revision this code does not know)
+    is left alone with a warning, so an old instance can still start during a rolling
+    upgrade; migrations are written to stay compatible with the previous release.
+    """
     with engine.begin() as conn:
         _lock(conn)
+        current = MigrationContext.configure(conn).get_current_revision()
+        scripts = ScriptDirectory.from_config(alembic_config())
+        if current is not None and current not in {s.revision for s in scripts.walk_revisions()}:
+            log.warning("database schema %s is newer than this release; not migrating", current)
+            return
         command.upgrade(alembic_config(conn), revision)
 
 
