@@ -186,7 +186,7 @@ class Server:
 
 def report(r: Result) -> None:
     print(
-        f"  {r.name:11s} c={r.concurrency:<3d} {r.hooks_per_s:8.0f} hooks/s  "
+        f"  {r.name:19s} c={r.concurrency:<3d} {r.hooks_per_s:8.0f} hooks/s  "
         f"p50 {r.p50_ms:6.2f} ms  p99 {r.p99_ms:6.2f} ms  "
         f"({r.requests} requests, {r.errors} errors)"
     )
@@ -202,6 +202,12 @@ def main() -> int:
     parser.add_argument("--observations", type=int, default=100)
     parser.add_argument("--conditions", type=int, default=10)
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
+    parser.add_argument(
+        "--gthread-threads",
+        type=int,
+        default=4,
+        help="also measure gthread workers with this many threads (0: skip)",
+    )
     parser.add_argument(
         "--fhir-delay-ms",
         type=float,
@@ -278,6 +284,25 @@ def main() -> int:
             tmp / "floor.log",
         ),
     }
+    if args.gthread_threads > 0:
+        gthread_port = free_port()
+        servers["gthread"] = Server(
+            "gthread",
+            [
+                str(exe / "cds-service"),
+                "serve",
+                "--dev",
+                "--host",
+                LOOPBACK,
+                "--port",
+                str(gthread_port),
+                "--threads",
+                str(args.gthread_threads),
+            ],
+            gthread_port,
+            env,
+            tmp / "gthread.log",
+        )
     results: list[Result] = []
     fhir.__enter__()
     try:
@@ -313,19 +338,23 @@ def main() -> int:
                     r = run_python(name, server.port, body, concurrency, duration)
                 results.append(r)
                 report(r)
+        extra_runs: list[tuple[str, int, Path, bytes]] = []
+        if "gthread" in servers:
+            extra_runs.append(("gthread", servers["gthread"].port, body_file, body))
         if args.fhir_delay_ms >= 0:
-            status, answer = post_once(service_port, no_prefetch_body)
-            if status != 200:
-                raise RuntimeError(f"no-prefetch hook answered {status}: {answer[:300]!r}")
+            for key, label in (("service", "no-prefetch"), ("gthread", "gthread no-prefetch")):
+                if key in servers:
+                    port = servers[key].port
+                    status, answer = post_once(port, no_prefetch_body)
+                    if status != 200:
+                        raise RuntimeError(f"{label} answered {status}: {answer[:300]!r}")
+                    extra_runs.append((label, port, no_prefetch_file, no_prefetch_body))
+        for label, port, path, payload in extra_runs:
             for concurrency in args.concurrency:
                 if use_wrk:
-                    r = run_wrk(
-                        "no-prefetch", service_port, no_prefetch_file, concurrency, duration
-                    )
+                    r = run_wrk(label, port, path, concurrency, duration)
                 else:
-                    r = run_python(
-                        "no-prefetch", service_port, no_prefetch_body, concurrency, duration
-                    )
+                    r = run_python(label, port, payload, concurrency, duration)
                 results.append(r)
                 report(r)
     finally:
@@ -350,17 +379,19 @@ def main() -> int:
         ok &= ratio >= 0.7 and s.errors == 0
         if concurrency == 1:
             ok &= s.p99_ms < 15
-    extra = [r for r in results if r.name == "no-prefetch"]
+    extra = [r for r in results if r.name not in {"service", "floor"}]
     if extra:
         print(
-            f"\nwithout prefetch (5 parallel FHIR queries, loopback FHIR server answering after "
-            f"{args.fhir_delay_ms:g} ms):"
+            f"\nother configurations (sync = {args.workers} sync workers; gthread = "
+            f"{args.workers} workers x {args.gthread_threads} threads; no-prefetch = 5 parallel "
+            f"FHIR queries to a loopback FHIR server answering after {args.fhir_delay_ms:g} ms):"
         )
-        print("| concurrency | hooks/s | p50 / p99 ms | errors |")
-        print("|---|---|---|---|")
+        print("| configuration | concurrency | hooks/s | p50 / p99 ms | errors |")
+        print("|---|---|---|---|---|")
         for r in extra:
+            name = r.name if r.name.startswith("gthread") else f"sync {r.name}"
             print(
-                f"| {r.concurrency} | {r.hooks_per_s:.0f} | "
+                f"| {name} | {r.concurrency} | {r.hooks_per_s:.0f} | "
                 f"{r.p50_ms:.2f} / {r.p99_ms:.2f} | {r.errors} |"
             )
         print(f"FHIR requests served: {fhir.requests}")
