@@ -12,6 +12,7 @@ Errors are :class:`FhirServerError` with a message fit to print (never the token
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,14 @@ class LoadResult:
     status: int
     #: per entry ``response.status`` of the transaction-response Bundle
     entry_statuses: tuple[str, ...]
+    #: per entry ``Type/id`` where the server put it (``response.location`` without the base
+    #: and version; "" when the server did not say)
+    locations: tuple[str, ...] = ()
+
+    @property
+    def patients(self) -> tuple[str, ...]:
+        """``Patient/<id>`` of every Patient the transaction created or updated."""
+        return tuple(loc for loc in self.locations if loc.startswith("Patient/"))
 
     @property
     def created(self) -> int:
@@ -162,17 +171,34 @@ def load_bundle(
         raise _error_for(response, what)
     body = _json(response, what)
     statuses: list[str] = []
+    locations: list[str] = []
     entries = body.get("entry")
     for entry in entries if isinstance(entries, list) else []:
         resp = entry.get("response") if isinstance(entry, Mapping) else None
-        statuses.append(str(resp.get("status", "")) if isinstance(resp, Mapping) else "")
+        resp = resp if isinstance(resp, Mapping) else {}
+        statuses.append(str(resp.get("status", "")))
+        locations.append(_relative_location(resp.get("location")))
     failed = [s for s in statuses if s and not s.startswith("2")]
     if failed:
         raise FhirServerError(f"{what}: {len(failed)} entries failed ({', '.join(failed[:3])})")
     entry_count = len(bundle.get("entry") or [])
     return LoadResult(
-        entries=entry_count, status=response.status_code, entry_statuses=tuple(statuses)
+        entries=entry_count,
+        status=response.status_code,
+        entry_statuses=tuple(statuses),
+        locations=tuple(locations),
     )
+
+
+_LOCATION = re.compile(r"(?:^|/)([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?/?$")
+
+
+def _relative_location(location: Any) -> str:
+    """``Patient/123`` from ``http://host/fhir/Patient/123/_history/1`` (or "" if unreadable)."""
+    if not isinstance(location, str):
+        return ""
+    match = _LOCATION.search(location)
+    return f"{match.group(1)}/{match.group(2)}" if match else ""
 
 
 def _get(

@@ -124,6 +124,13 @@ def _fixture_files(folder: Path, only: tuple[str, ...]) -> list[Path]:
     "--only", multiple=True, metavar="SCENARIO", help="load only this scenario (repeatable)"
 )
 @click.option(
+    "--file",
+    "bundle_files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="load this transaction Bundle file instead (repeatable; e.g. Synthea output)",
+)
+@click.option(
     "--timeout",
     type=float,
     default=120.0,
@@ -135,23 +142,30 @@ def fixtures_load(
     token: str | None,
     folder: Path | None,
     only: tuple[str, ...],
+    bundle_files: tuple[Path, ...],
     timeout: float,
 ) -> None:
     """Load the fixture patients (one transaction Bundle each) into a FHIR R4 server.
 
     Every entry is a PUT with a stable id: loading twice updates, never duplicates.
     The patients are synthetic; on a public server (such as the HAPI sandbox) anyone can
-    read them.
+    read them. Each line of progress names the Patient the bundle created or updated (with
+    --file, bundles that POST get ids the server chooses).
     """
     from cds_service.fhir_load import FhirServerError, check_server, load_bundle, new_session
     from cds_service.resources import data_dir
 
-    if folder is None:
-        try:
-            folder = data_dir("fhir_fixtures")
-        except FileNotFoundError as exc:
-            raise _fail(str(exc)) from None
-    files = _fixture_files(folder, only)
+    if bundle_files:
+        if folder is not None or only:
+            raise click.UsageError("--file cannot be combined with --dir or --only")
+        files = list(bundle_files)
+    else:
+        if folder is None:
+            try:
+                folder = data_dir("fhir_fixtures")
+            except FileNotFoundError as exc:
+                raise _fail(str(exc)) from None
+        files = _fixture_files(folder, only)
     session = new_session()
     started = time.monotonic()
     try:
@@ -162,7 +176,7 @@ def fixtures_load(
     total = 0
     width = len(str(len(files)))
     for n, path in enumerate(files, 1):
-        name = path.name.removesuffix(FIXTURE_SUFFIX)
+        name = path.name.removesuffix(FIXTURE_SUFFIX).removesuffix(".json")
         bundle = _read_json(path)
         t0 = time.monotonic()
         try:
@@ -177,7 +191,8 @@ def fixtures_load(
         click.echo(
             f"[{n:>{width}}/{len(files)}] {name}: {result.entries} resources "
             f"({result.created} created, {result.updated} updated) "
-            f"in {time.monotonic() - t0:.2f} s",
+            f"in {time.monotonic() - t0:.2f} s"
+            + (f" -> {', '.join(result.patients)}" if result.patients else ""),
             err=True,
         )
     click.echo(

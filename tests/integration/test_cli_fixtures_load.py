@@ -160,3 +160,47 @@ def test_hook_request_without_prefetch_is_ready_to_post() -> None:
     assert document["fhirServer"] == BASE
     assert document["fhirAuthorization"]["access_token"] == "abc"
     assert "prefetch" not in document
+
+
+@responses.activate
+def test_load_files_reports_the_patient_ids_the_server_chose(tmp_path: Path) -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {
+                "fullUrl": "urn:uuid:1",
+                "resource": {"resourceType": "Patient"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+        ],
+    }
+    path = tmp_path / "synthea_patient.json"
+    path.write_text(json.dumps(bundle))
+    responses.get(f"{BASE}/metadata", json=METADATA)
+    responses.post(
+        BASE,
+        json={
+            "resourceType": "Bundle",
+            "type": "transaction-response",
+            "entry": [
+                {
+                    "response": {
+                        "status": "201 Created",
+                        "location": f"{BASE}/Patient/server-7/_history/1",
+                    }
+                }
+            ],
+        },
+    )
+    result = CliRunner().invoke(
+        main, ["fixtures", "load", "--fhir-server", BASE, "--file", str(path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "[1/1] synthea_patient: 1 resources (1 created, 0 updated)" in result.output
+    assert "-> Patient/server-7" in result.output
+    mixed = CliRunner().invoke(
+        main,
+        ["fixtures", "load", "--fhir-server", BASE, "--file", str(path), "--only", "masld-alt"],
+    )
+    assert mixed.exit_code == 2

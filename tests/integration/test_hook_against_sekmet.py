@@ -113,13 +113,17 @@ def test_long_history_is_read_over_several_pages(harness: HookApp, sekmet: Sekme
 
 
 def test_loading_twice_is_harmless(sekmet: SekmetServer) -> None:
-    def patients() -> int:
-        r = requests.get(f"{sekmet.base_url}/Patient", params={"_summary": "count"}, timeout=10)
+    def count(kind: str, **params: str) -> int:
+        r = requests.get(
+            f"{sekmet.base_url}/{kind}", params={**params, "_summary": "count"}, timeout=10
+        )
         return int(r.json()["total"])
 
-    before = patients()
-    assert before == len(NAMES)
     assert f"Loaded {len(NAMES)} bundles" in sekmet.load_output
+    for name in NAMES:
+        assert f"-> Patient/{load(name).patient_id}" in sekmet.load_output
+    before = count("Patient")
+    observations = count("Observation", patient="mscfx-long-history-masld")
     again = subprocess.run(
         [
             *cli_command(),
@@ -139,7 +143,8 @@ def test_loading_twice_is_harmless(sekmet: SekmetServer) -> None:
     )
     assert again.returncode == 0, again.stderr
     assert "0 created" in again.stderr
-    assert patients() == before
+    assert count("Patient") == before
+    assert count("Observation", patient="mscfx-long-history-masld") == observations
 
 
 def test_cli_evaluate_against_the_server(sekmet: SekmetServer, harness: HookApp) -> None:
