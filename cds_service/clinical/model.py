@@ -120,7 +120,7 @@ class OrderableTest:
 class WorkupItem:
     """A test or assessment that must be on file before screening can conclude."""
 
-    id: str  # e.g. "workup.liver-panel.alt", "workup.hbv-dna"
+    id: str  # e.g. "workup.alt", "workup.hbv-dna" (all ids: docs/clinical-rules.md)
     label: str  # "ALT"
     status: WorkupStatus
     why: str  # why it matters: "needed to rule out severe coagulation disorder"

@@ -181,6 +181,7 @@ class RuleSpec:
     kind: str
     label: str
     predicate: str
+    description: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -628,7 +629,11 @@ class _Builder:
             if spec["id"] in seen:
                 raise self.fail(where, f"rule id {spec['id']!r} listed twice")
             seen.add(spec["id"])
-            rules.append(RuleSpec(spec["id"], spec["kind"], spec["label"], spec["predicate"]))
+            rules.append(
+                RuleSpec(
+                    spec["id"], spec["kind"], spec["label"], spec["predicate"], spec["description"]
+                )
+            )
         return tuple(rules)
 
     def build_monitoring(self, analytes: Mapping[str, Analyte]) -> tuple[MonitoringSpec, ...]:

@@ -14,6 +14,57 @@ from cds_service.clinical.context import Context
 from cds_service.clinical.facts import VIRAL_LOADS
 from cds_service.clinical.model import OrderableTest, Status, WorkupItem, WorkupStatus
 
+#: Every workup id the engine can emit: (id, blocking?, when it appears). Rendered in
+#: docs/clinical-rules.md; tests check the engine emits nothing outside this list.
+WORKUP_CATALOG: tuple[tuple[str, str, str], ...] = (
+    ("workup.alt", "blocking", "no ALT within 90 days (missing or stale)"),
+    ("workup.ast", "blocking", "no AST within 90 days"),
+    ("workup.ggt", "blocking", "no GGT within 90 days"),
+    ("workup.bilirubin", "blocking", "no total bilirubin within 90 days"),
+    ("workup.inr", "blocking", "no INR within 90 days"),
+    ("workup.albumin", "blocking", "no albumin within 90 days"),
+    ("workup.platelets", "blocking", "no platelet count within 90 days"),
+    (
+        "workup.hbv-dna",
+        "blocking",
+        "hepatitis B coded or HBsAg positive, no HBV DNA within 6 months",
+    ),
+    (
+        "workup.hcv-rna",
+        "blocking",
+        "hepatitis C coded or HCV antibody positive, no HCV RNA within 6 months",
+    ),
+    (
+        "workup.fibrosis-assessment",
+        "blocking",
+        "neither FIB-4 inputs (age, AST, ALT, platelets) nor elastography within 12 months",
+    ),
+    ("workup.ana", "blocking with AIH or unexplained ALT, else planned", "no ANA on file"),
+    ("workup.asma", "blocking with AIH or unexplained ALT, else planned", "no ASMA on file"),
+    ("workup.creatinine", "blocking", "cirrhosis or PSC, no creatinine within 90 days"),
+    ("workup.sodium", "blocking", "cirrhosis, no sodium within 90 days"),
+    ("workup.alp", "blocking", "PBC, no alkaline phosphatase within 90 days"),
+    (
+        "workup.hbsag",
+        "blocking",
+        "persistent ALT elevation without a liver diagnosis, no HBsAg on file",
+    ),
+    (
+        "workup.hcv-antibody",
+        "blocking",
+        "persistent ALT elevation without a liver diagnosis, no HCV antibody on file",
+    ),
+    (
+        "workup.elastography",
+        "blocking with unexplained ALT, else planned",
+        "no liver stiffness within 12 months",
+    ),
+    ("workup.hba1c", "planned", "no HbA1c within 12 months (metabolic review)"),
+    ("workup.ferritin", "planned", "no ferritin within 12 months (metabolic review)"),
+    ("workup.cholesterol", "planned", "no total cholesterol within 12 months (metabolic review)"),
+    ("workup.imaging", "planned", "always listed: imaging reports are not read by the service"),
+)
+
 PANEL = (
     ("alt", "ALT: needed to judge ALT elevation (the indication) and FIB-4"),
     ("ast", "AST: needed for FIB-4 and APRI"),

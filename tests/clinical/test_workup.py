@@ -202,3 +202,21 @@ def test_workup_lists_blocking_first(engine: ClinicalEngine) -> None:
     a = evaluate(engine, condition("K76.0"), *panel(10, ggt=None))
     flags = [w.blocking for w in a.workup]
     assert flags == sorted(flags, reverse=True)
+
+
+def test_every_emitted_workup_id_is_documented(engine: ClinicalEngine) -> None:
+    from cds_service.clinical.workup import WORKUP_CATALOG
+
+    documented = {item_id for item_id, _blocking, _when in WORKUP_CATALOG}
+    scenarios = [
+        [condition("K76.0")],
+        [condition("K75.4"), *elevated_alt()],
+        [condition("K74.60")],
+        [condition("K83.01")],
+        [condition("K74.3")],
+        [condition("B18.1"), condition("B18.2")],
+        [*elevated_alt()],
+    ]
+    emitted = {w.id for resources in scenarios for w in evaluate(engine, *resources).workup}
+    assert emitted <= documented
+    assert len(emitted) == len(documented)  # every documented id is reachable
