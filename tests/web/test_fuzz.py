@@ -38,7 +38,16 @@ def make_app_module(tmp_path_factory: pytest.TempPathFactory) -> MakeApp:
     from cds_service.deps import Dependencies
     from tests.conftest import FHIR_BASE, AllowAllAuthenticator, CountingUuids
 
+    class NoNetwork:
+        """Outbound FHIR session for fuzzing: nothing ever leaves the machine."""
+
+        def get(self, *args: Any, **kwargs: Any) -> Any:
+            import requests
+
+            raise requests.ConnectionError("fuzz tests make no network calls")
+
     def factory(**kw: Any) -> Flask:
+        kw.setdefault("http_session", NoNetwork())
         return create_app(
             Settings(
                 allowed_fhir_servers=(FHIR_BASE,),
