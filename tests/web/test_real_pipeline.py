@@ -134,3 +134,13 @@ def test_golden_answer(make_app: MakeApp) -> None:
         golden.parent.mkdir(exist_ok=True)
         golden.write_text(rendered)
     assert rendered == golden.read_text()
+
+
+@pytest.mark.requirement("77")
+def test_no_decision_support_is_an_empty_card_list(make_app: MakeApp) -> None:
+    patient_id, prefetch, expected = scenario_prefetch("healthy-adult")
+    assert expected["outcome"] == "not-applicable"
+    with make_app().test_client() as c:
+        response = post_hook(c, _request(patient_id, prefetch))
+    assert response.status_code == 200
+    assert response.get_data() == b'{"cards":[]}'
