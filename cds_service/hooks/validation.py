@@ -63,7 +63,7 @@ def describe(error: ValidationError) -> tuple[str, str]:
     field = _dotted(error.absolute_path)
     rule = str(error.validator)
     if rule in {"required", "dependentRequired"}:
-        # the missing property is the first quoted name in the message
+        # name the first missing property (the schema lists them; the instance lacks them)
         schema_value: Any = error.validator_value
         instance = error.instance if isinstance(error.instance, dict) else {}
         if rule == "required":
@@ -91,5 +91,5 @@ def first_error(name: str, document: Any) -> tuple[str, str] | None:
 
 
 def errors(name: str, document: Any) -> list[str]:
-    """Every violation as ``"path: message"`` (for tests and the command line)."""
+    """Every violation's message, each naming its field (for tests and the command line)."""
     return [f"{describe(e)[1]}" for e in validator(name).iter_errors(document)]
