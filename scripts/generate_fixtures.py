@@ -232,6 +232,8 @@ class Scenario:
     scores: dict[str, dict[str, Any]] = field(default_factory=dict)
     post_infusion_monitoring: dict[str, str] | None = None
     evidence: dict[str, list[str]] = field(default_factory=dict)
+    #: phrases the cards must contain (case-insensitive): messages the spec requires
+    card_text: list[str] = field(default_factory=list)
     covers: list[str] = field(default_factory=list)
     resources: list[Json] = field(default_factory=list)
     _counters: dict[str, int] = field(default_factory=dict)
@@ -495,6 +497,7 @@ class Scenario:
             "rule_status": self.rule_status,
             "scores": self.scores,
             "evidence": self.evidence,
+            "card_text": self.card_text,
             "post_infusion_monitoring": self.post_infusion_monitoring,
         }
 
@@ -754,6 +757,7 @@ def cirrhosis_early_b() -> Scenario:
     )
     s.condition("cirrhosis", onset_days_ago=900)
     s.panel(10, alt=38, ast=57, bilirubin=2.5, albumin=3.2, inr=1.2, platelets=118, **RENAL)
+    s.card_text.append("standard references treat Child-Pugh")  # spec §4.4
     return s
 
 
@@ -1160,6 +1164,7 @@ def excluded_meld_na() -> Scenario:
         creatinine=2.0,
         sodium=130,
     )
+    s.card_text.append("transplant evaluation")  # spec §4.2
     return s
 
 
@@ -1435,6 +1440,7 @@ def msc_infusion_overdue_monitoring() -> Scenario:
     s.panel(160, alt=70, ast=50)
     s.panel(119, alt=59, ast=45)
     s.panel(20, alt=66, ast=47)
+    s.card_text.append("overdue")
     return s
 
 
@@ -1599,6 +1605,7 @@ def boundary_meld_na_15() -> Scenario:
         creatinine=1.4,
         sodium=138,
     )
+    s.card_text.append("transplant evaluation")  # spec §4.2
     return s
 
 
@@ -1748,8 +1755,9 @@ Every patient is fictional. Each scenario has two files:
   `outcome` (not-applicable | excluded | workup-incomplete | meets-screening-criteria |
   does-not-meet), `reason_ids` that must be among the assessment's reasons,
   `absent_reason_ids` that must not be, `rule_status` (rule id -> met | not-met | unknown),
-  `scores` (score id -> value/band) and `post_infusion_monitoring` (monitoring item id ->
-  done | due | overdue) when an MSC infusion is on record.
+  `scores` (score id -> value/band), `evidence` (rule id -> the resources its reason must
+  cite), `card_text` (phrases the spec requires on the cards) and `post_infusion_monitoring`
+  (monitoring item id -> done | due | overdue) when an MSC infusion is on record.
 
 The clinical acceptance test `tests/fixtures/test_expected_outcomes.py` checks every
 expected file against the engine, the cards and the hook endpoint; the integration suite
