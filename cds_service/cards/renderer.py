@@ -107,11 +107,15 @@ class CardRenderer:
         self._texts = texts
         self._text_env = text_env
         sugg = definitions.cards[Outcome.WORKUP_INCOMPLETE.value].suggestions
-        assert sugg is not None  # required by the schema
-        self._sugg_label = text_env.from_string(sugg.test_label)
-        self._sugg_description = text_env.from_string(sugg.test_description)
-        self._sugg_full = text_env.from_string(sugg.full_workup_label)
-        self._sugg_reason = text_env.from_string(sugg.reason_text)
+        if sugg is None:  # the schema requires it; said plainly if a future schema forgets
+            raise CardConfigError("cards/workup-incomplete/suggestions is missing")
+        where = "cards/workup-incomplete/suggestions/"
+        self._sugg_label = _compile(text_env, sugg.test_label, where + "test_label")
+        self._sugg_description = _compile(
+            text_env, sugg.test_description, where + "test_description"
+        )
+        self._sugg_full = _compile(text_env, sugg.full_workup_label, where + "full_workup_label")
+        self._sugg_reason = _compile(text_env, sugg.reason_text, where + "reason_text")
         self._sugg_min_full = sugg.full_workup_min_tests
         self._sugg_cache: dict[tuple[str, str, str], tuple[str, str, str]] = {}
         self._verified_refs = [_reference_view(r) for r in references if r.verified]
@@ -361,7 +365,8 @@ class CardRenderer:
 
     def _monitoring(self, a: Assessment, common: dict[str, Any], uuids: UuidFactory) -> Card:
         schedule = a.post_infusion_monitoring
-        assert schedule is not None
+        if schedule is None:
+            raise ValueError("no post-infusion schedule to render")
         items = schedule.items
         overdue = [i for i in items if i.state is MonitoringState.OVERDUE]
         pending = [i for i in items if i.state in (MonitoringState.DUE, MonitoringState.PLANNED)]

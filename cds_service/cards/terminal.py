@@ -8,7 +8,6 @@ from cds_service.cards.views import (
     NO_UNITS,
     Units,
     evidence_inline,
-    fmt_date,
     fmt_instant,
     monitoring_item_view,
     score_view,
@@ -113,6 +112,3 @@ def render_terminal(
     while lines and not lines[-1]:
         lines.pop()
     return "\n".join(lines) + "\n"
-
-
-__all__ = ["fmt_date", "render_terminal"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 from typing import Any
@@ -227,10 +227,6 @@ def monitoring_item_view(item: MonitoringItem, units: Units = NO_UNITS) -> View:
         "state_text": state,
         "result": result,
     }
-
-
-def first_with_evidence(rules: Iterable[RuleResult]) -> RuleResult | None:
-    return next((r for r in rules if r.evidence), None)
 
 
 def join_labels(labels: Sequence[str], limit: int = 4) -> str:

@@ -10,6 +10,7 @@ CardRenderer.load() and the ratio of a full render to the Markdown templating al
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -76,7 +77,7 @@ def main() -> None:
         print(f"\n{group}: CPU µs per render (best of 5 x 300)")
         figures = []
         for name, a in assessments.items():
-            us = best_cpu_us(lambda a=a: renderer.render(a, "bench-patient", lambda: "u"))
+            us = best_cpu_us(functools.partial(renderer.render, a, "bench-patient", lambda: "u"))
             figures.append(us)
             cards = renderer.render(a, "bench-patient", lambda: "u")
             print(f"  {name:42s} {us:7.0f}  ({len(cards)} card(s))")

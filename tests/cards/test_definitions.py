@@ -99,6 +99,12 @@ def test_unchanged_copy_loads(cards_copy: Path) -> None:
             "forbidden word 'eligible'",
         ),
         (
+            lambda d: d["cards"]["workup-incomplete"]["suggestions"].update(
+                test_label="Order {{ test"
+            ),
+            "cards/workup-incomplete/suggestions/test_label: template syntax error",
+        ),
+        (
             lambda d: d["cards"]["excluded"].update(
                 summary="Investigational MSC therapy excluded: {{ strongst }}"
             ),
