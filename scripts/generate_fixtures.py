@@ -1389,6 +1389,27 @@ def masld_inr_on_anticoagulation() -> Scenario:
 
 
 @scenario
+def masld_warfarin_statement() -> Scenario:
+    s = Scenario(
+        "masld-warfarin-statement",
+        "MASLD on warfarin recorded as a MedicationStatement, INR 2.6",
+        "The anticoagulant is known only from a MedicationStatement (home medication, no "
+        "Z79.01 code): clinical-rules-v1 §1 reads MedicationRequest and MedicationStatement, "
+        "so the INR is on anticoagulation and does not exclude.",
+        "female",
+        66,
+        MEETS,
+        reason_ids=["indication.masld-alt"],
+        rule_status={"exclusion.coagulation": "not-met"},
+        covers=["MedicationStatement read (anticoagulant)"],
+    )
+    s.medication("warfarin", start_days_ago=600, kind="MedicationStatement")
+    masld_baseline(s, alt_old=38, alt_new=41)
+    s.lab("inr", 2.6, 5)
+    return s
+
+
+@scenario
 def ignored_resolved_and_error_conditions() -> Scenario:
     s = Scenario(
         "ignored-resolved-and-error-conditions",
