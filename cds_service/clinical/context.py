@@ -8,7 +8,7 @@ computed once per evaluation.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from functools import cached_property
 
 from cds_service.clinical.facts import ConditionFact, Facts, LabResult, MedicationFact
@@ -62,7 +62,13 @@ class Context:
         self.now = now
         self.t = rules.thresholds
         self.w = rules.windows
-        self._since = {name: now - timedelta(days=days) for name, days in rules.windows.items()}
+        # Windows count whole calendar days (UTC): a result dated exactly N days ago is within
+        # "N days", whatever the time of day the hook fires.
+        today = now.astimezone(UTC).date()
+        self._since = {
+            name: datetime.combine(today - timedelta(days=days), time.min, UTC)
+            for name, days in rules.windows.items()
+        }
         self._recent: dict[str, LabResult | None] = {}
 
     # --- time -------------------------------------------------------------------------------
@@ -182,8 +188,8 @@ class Context:
             r.evidence("ALT", f"above ULN {fmt(u, 'U/L')} ({self.alt_uln(r)[1]})")
             for r, u in elevated
         )
-        span = elevated[0][0].when - elevated[-1][0].when
-        if len(elevated) < 2 or span < timedelta(days=self.w["persistence-min-gap"]):
+        span = (elevated[0][0].when.date() - elevated[-1][0].when.date()).days
+        if len(elevated) < 2 or span < self.w["persistence-min-gap"]:
             return Finding(
                 Status.NOT_MET,
                 "ALT above the upper limit but not yet persistent: needs 2 or more elevated "
@@ -197,6 +203,23 @@ class Context:
             f"{on(elevated[0][0])} ({why})",
             evidence,
         )
+
+    @cached_property
+    def supporting_enzymes(self) -> tuple[Evidence, ...]:
+        """Newest AST and GGT (6 months) judged against the lab's own upper limit (spec §4.4)."""
+        shown: list[Evidence] = []
+        for analyte in ("ast", "ggt"):
+            result = self.latest(analyte, "persistence-window")
+            if result is None or result.value is None:
+                continue
+            if result.ref_high is None:
+                note = "no lab reference range reported"
+            elif result.value > result.ref_high:
+                note = f"above the lab's upper limit {fmt(result.ref_high, result.unit)}"
+            else:
+                note = f"within the lab's upper limit {fmt(result.ref_high, result.unit)}"
+            shown.append(result.evidence(result.label, note))
+        return tuple(shown)
 
     # --- fibrosis / cirrhosis -------------------------------------------------------------------
     @cached_property

@@ -312,8 +312,11 @@ class Normaliser:
         ] = {}
 
     def facts(self, data: PatientData, now: datetime) -> Facts:
+        fetched: object = data.fetch_notes
         notes: list[DataQualityNote] = (
-            list(data.fetch_notes) if isinstance(data.fetch_notes, tuple) else []
+            [n for n in fetched if isinstance(n, DataQualityNote)]
+            if isinstance(fetched, tuple | list)
+            else []
         )
         facts = Facts(patient=self.patient(data.patient, now, notes), notes=notes)
         for resource in _as_list(data.observations, "Observation", notes):

@@ -295,7 +295,12 @@ def _with_diagnosis(ctx: Context, concepts: tuple[str, ...], what: str, then: Fi
 
 
 def masld_alt(ctx: Context) -> Finding:
-    return _with_diagnosis(ctx, ("masld", "nash"), "MASLD/NASH", ctx.alt_persistence)
+    persistence = ctx.alt_persistence
+    # ALT decides; AST and GGT against the lab's own range are shown as supporting evidence.
+    then = Finding(
+        persistence.status, persistence.reason, persistence.evidence + ctx.supporting_enzymes
+    )
+    return _with_diagnosis(ctx, ("masld", "nash"), "MASLD/NASH", then)
 
 
 def aih_nonremission(ctx: Context) -> Finding:
@@ -470,8 +475,8 @@ def post_covid(ctx: Context) -> Finding:
             f"after COVID-19: {persistence.reason}",
             tuple(evidence) + persistence.evidence,
         )
-    threshold = infection + timedelta(days=ctx.w["post-covid-min"])
-    late = [r for r in ctx.results("alt", "persistence-window") if r.when >= threshold]
+    threshold = infection.date() + timedelta(days=ctx.w["post-covid-min"])
+    late = [r for r in ctx.results("alt", "persistence-window") if r.when.date() >= threshold]
     if not late or late[0] is not ctx.results("alt", "persistence-window")[0]:
         return Finding(
             NOT_MET,
@@ -500,8 +505,9 @@ def _hcv_cured(ctx: Context) -> Finding:
             (latest.evidence("HCV RNA", "detectable"),),
         )
     last_detected = next((r for r in results if r.detected), None)
-    if last_detected is not None and latest.when - last_detected.when < timedelta(
-        days=ctx.w["hcv-svr"]
+    if (
+        last_detected is not None
+        and (latest.when.date() - last_detected.when.date()).days < ctx.w["hcv-svr"]
     ):
         return Finding(
             NOT_MET,

@@ -30,9 +30,9 @@ AMBIGUITIES = """\
    path reads "fibrosis" the same way (code, or stiffness >= 8 kPa).
 3. **Persistence means "still elevated".** ALT must be above the ULN on 2 or more results at
    least 28 days apart within 183 days *and* the newest ALT must still be above it ("ALT no longer
-   elevated" is the spec's own does-not-meet example). AST/GGT above the lab's range are not
-   required; ALT decides. When sex is not recorded, the lab's ALT reference range is used; with
-   neither, persistence is unknown.
+   elevated" is the spec's own does-not-meet example). ALT decides; the newest AST and GGT are
+   shown as supporting evidence against the lab's own `referenceRange.high`. When sex is not
+   recorded, the lab's ALT reference range is used; with neither, persistence is unknown.
 4. **Ascites / encephalopathy grades** are not coded: an active code scores 2 points (a lower
    bound, "mild" / "grade 1-2"); no code scores 1. Every Child-Pugh is therefore "estimated".
    Resolved events within 12 months count for the decompensation exclusion but not for the
@@ -62,7 +62,15 @@ AMBIGUITIES = """\
 15. **APRI without a lab AST range** uses the clinic default 40 U/L and says so in a flag.
 16. **LOINC 5895-7** (legacy INR, seen in MIMIC) fails the LOINC check digit; it is kept,
     flagged `check_digit_exempt`, only to read historical values.
-17. **Post-infusion items** not yet done and whose window has not passed are "due" (with their
+17. **Windows count calendar days (UTC)**: a result dated exactly 90 days ago is within the
+    90-day window whatever the hour the hook fires; 6 months = 183 days, 12 months = 365 days,
+    4 weeks = 28 days, 12 weeks = 84 days, 3 months = 90 days.
+18. **Not applicable still evaluates every rule** (so the audit can show them), but no workup
+    and no planned schedule are produced; cards show nothing.
+19. **Anticoagulated patients on the F1-F3 / cirrhosis paths**: Child-Pugh cannot be computed,
+    so those paths are "unknown" and, with no other path met, the outcome is "does not meet"
+    with that reason (there is no test to order): clinician judgement.
+20. **Post-infusion items** not yet done and whose window has not passed are "due" (with their
     due date, possibly in the future); "overdue" once due date + tolerance has passed.
 """
 

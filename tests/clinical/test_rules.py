@@ -667,3 +667,15 @@ def test_hbv_dna_negative_observation_code(engine: ClinicalEngine) -> None:
         observation("42595-9", days=20, answer=NEGATIVE),
     )
     assert status(a, "exclusion.active-viral-hepatitis") is NOT_MET
+
+
+def test_masld_shows_ast_and_ggt_against_the_lab_range(engine: ClinicalEngine) -> None:
+    a = evaluate(
+        engine,
+        *masld_candidate(ast=None, ggt=None),
+        lab("ast", 55, ref_high=40),
+        lab("ggt", 30, ref_high=60),
+    )
+    notes = {e.label: e.note for e in rule(a, "indication.masld-alt").evidence}
+    assert notes["AST"] == "above the lab's upper limit 40 U/L"
+    assert notes["GGT"] == "within the lab's upper limit 60 U/L"
