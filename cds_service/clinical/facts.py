@@ -119,10 +119,32 @@ class LabResult:
     original_value: float | None
     original_unit: str | None
     value_text: str | None
-    ref_low: float | None
-    ref_high: float | None
     label: str = ""  # the analyte's clinician-facing name
+    raw_range: object = None  # Observation.referenceRange, converted on first use
+    units: UnitKind | None = None
+    normaliser: Normaliser | None = None
+    _range: tuple[float | None, float | None] | None = None
     _plain: Evidence | None = None  # memoised evidence(label) without a note
+
+    @property
+    def ref_low(self) -> float | None:
+        return self.reference_range()[0]
+
+    @property
+    def ref_high(self) -> float | None:
+        """The lab's upper reference limit in the canonical unit (ULN), if reported."""
+        return self.reference_range()[1]
+
+    def reference_range(self) -> tuple[float | None, float | None]:
+        # Lazy: most results' ranges are never read (only the newest ones are).
+        if self._range is None:
+            if self.normaliser is None or self.units is None:
+                self._range = (None, None)
+            else:
+                self._range = self.normaliser.reference_range(
+                    self.raw_range, self.units, self.original_unit
+                )
+        return self._range
 
     def evidence(self, label: str | None = None, note: str | None = None) -> Evidence:
         """This result as evidence; the plain form is built once and shared (scores reuse it)."""
@@ -559,9 +581,6 @@ class Normaliser:
                 )
             )
             return None
-        ref_low = ref_high = None
-        if match.analyte in RANGE_ANALYTES:
-            ref_low, ref_high = self.reference_range(obs.get("referenceRange"), kind, original_unit)
         return LabResult(
             label=label,
             analyte=match.analyte,
@@ -582,8 +601,9 @@ class Normaliser:
                 if comparator and original_value is not None
                 else None
             ),
-            ref_low=ref_low,
-            ref_high=ref_high,
+            raw_range=obs.get("referenceRange") if match.analyte in RANGE_ANALYTES else None,
+            units=kind,
+            normaliser=self,
         )
 
     def convert(
