@@ -62,12 +62,20 @@ def _read_json(path: Path) -> dict[str, Any]:
     return value
 
 
-def _pipeline(now: datetime | None) -> LocalPipeline:
+def _pipeline(now: datetime | None, allow_server: str | None = None) -> LocalPipeline:
     from cds_service.config import ConfigError, Settings
     from cds_service.local_run import LocalPipeline
 
     try:
         settings = Settings.from_env()
+        if allow_server is not None:
+            # the service will call this server itself: allow it for this in-process run
+            # (http and private addresses too, as in dev mode; the allowlist still applies)
+            settings = settings.with_overrides(
+                allowed_fhir_servers=(*settings.allowed_fhir_servers, allow_server.rstrip("/")),
+                dev_mode=True,
+                hook_deadline_seconds=max(settings.hook_deadline_seconds, 30.0),
+            )
     except ConfigError as exc:
         raise _fail(f"configuration: {exc}") from None
     try:
@@ -254,6 +262,13 @@ def _server_prefetch(
     metavar="ISO",
     help="evaluate as of this instant (fixtures: 2026-11-01T12:00:00Z)",
 )
+@click.option(
+    "--no-prefetch",
+    "service_fetch",
+    is_flag=True,
+    help="send no prefetch: the service reads --fhir-server itself (its own FHIR client, "
+    "paging and limits; deadline at least 30 s here), as for an EHR that does not prefetch",
+)
 def evaluate(
     fhir_server: str | None,
     patient: str | None,
@@ -261,8 +276,13 @@ def evaluate(
     token: str | None,
     as_json: bool,
     now_text: str | None,
+    service_fetch: bool,
 ) -> None:
-    """Run the full screening assessment for one patient and print the cards."""
+    """Run the full screening assessment for one patient and print the cards.
+
+    By default this command plays the EHR: it reads the patient with the discovery
+    prefetch templates (every page) and sends the hook pipeline the complete prefetch.
+    """
     from cds_service.bundle_prefetch import hook_instance_for, hook_request, prefetch_from_bundle
     from cds_service.hooks.errors import InvalidRequestError, PreconditionFailedError
 
@@ -270,22 +290,35 @@ def evaluate(
         raise click.UsageError("give either --fhir-server URL --patient ID or --bundle FILE")
     if fhir_server is not None and not patient:
         raise click.UsageError("--fhir-server needs --patient ID")
+    if service_fetch and fhir_server is None:
+        raise click.UsageError("--no-prefetch needs --fhir-server URL")
     now = _parse_now(now_text)
-    pipeline = _pipeline(now)
+    pipeline = _pipeline(now, allow_server=fhir_server if service_fetch else None)
     try:
-        if bundle_path is not None:
+        instance = hook_instance_for(f"evaluate:{patient}")
+        if service_fetch and fhir_server is not None and patient is not None:
+            if not token:
+                token = "cds-service-cli"  # noqa: S105 - a placeholder, not a secret
+                click.echo(
+                    "note: no --token; sending a placeholder bearer token (the service only "
+                    "fetches with fhirAuthorization)",
+                    err=True,
+                )
+            document = hook_request(
+                patient, hook_instance=instance, fhir_server=fhir_server, access_token=token
+            )
+        elif bundle_path is not None:
             bundle = _read_json(bundle_path)
             patient = _bundle_patient(bundle, patient, bundle_path)
             prefetch = prefetch_from_bundle(bundle, patient, pipeline.templates)
             if prefetch.get("patient") is None:
                 raise _fail(f"{bundle_path} has no Patient/{patient}")
+            document = hook_request(patient, hook_instance=instance, prefetch=prefetch)
         elif fhir_server is not None and patient is not None:
             prefetch = _server_prefetch(pipeline, fhir_server, patient, token)
+            document = hook_request(patient, hook_instance=instance, prefetch=prefetch)
         else:  # unreachable: checked above
             raise click.UsageError("give either --fhir-server URL --patient ID or --bundle FILE")
-        document = hook_request(
-            patient, hook_instance=hook_instance_for(f"evaluate:{patient}"), prefetch=prefetch
-        )
         try:
             result = pipeline.handle(document)
         except (InvalidRequestError, PreconditionFailedError) as exc:

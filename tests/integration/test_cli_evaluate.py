@@ -21,7 +21,8 @@ from tests.fixtures.scenarios import FIXTURES_DIR, load
 
 BASE = "https://fhir.example.org/r4"
 NOW = "2026-11-01T12:00:00Z"
-PAGE = 7
+PAGE = 7  # when the query has no _count
+MAX_PAGE = 100  # like real servers, a cap on _count: 960 Observations take 10 pages
 
 
 def _fake_server(bundle: dict[str, Any], patient_id: str) -> list[str]:
@@ -57,15 +58,16 @@ def _fake_server(bundle: dict[str, Any], patient_id: str) -> list[str]:
             return 200, {}, json.dumps(found[0])
         params = dict(parse_qsl(parts.query))
         offset = int(params.pop("_offset", "0"))
+        size = min(int(params.get("_count", PAGE)), MAX_PAGE)
         query = f"{path}?{urlencode({k: v for k, v in params.items() if k != '_count'})}"
         matched = search(resources, query, patient_id)
-        page = searchset(matched[offset : offset + PAGE])
+        page = searchset(matched[offset : offset + size])
         page["total"] = len(matched)
-        if offset + PAGE < len(matched):
+        if offset + size < len(matched):
             page["link"] = [
                 {
                     "relation": "next",
-                    "url": f"{BASE}/{path}?{urlencode({**params, '_offset': offset + PAGE})}",
+                    "url": f"{BASE}/{path}?{urlencode({**params, '_offset': offset + size})}",
                 }
             ]
         return 200, {}, json.dumps(page)
@@ -149,8 +151,48 @@ def test_evaluate_from_a_server_equals_evaluate_from_the_bundle(name: str) -> No
         ["evaluate", "--bundle", str(FIXTURES_DIR / f"{name}.bundle.json"), "--now", NOW, "--json"],
     )
     assert _cards(from_server.stdout) == _cards(from_bundle.stdout)
-    assert any("_offset=" in url for url in asked), "paging was not exercised"
+    if name == "long-history-masld":
+        assert any("_offset=" in url for url in asked), "paging was not exercised"
     assert all(c.request.headers["Authorization"] == "Bearer t0ken" for c in responses.calls)
+
+
+@responses.activate
+@pytest.mark.parametrize("name", ["masld-alt", "long-history-masld"])
+def test_evaluate_no_prefetch_lets_the_service_fetch(name: str) -> None:
+    scenario = load(name)
+    asked = _fake_server(scenario.bundle, scenario.patient_id)
+    fetched = CliRunner().invoke(
+        main,
+        [
+            "evaluate",
+            "--fhir-server",
+            BASE,
+            "--patient",
+            scenario.patient_id,
+            "--now",
+            NOW,
+            "--json",
+            "--no-prefetch",
+            "--token",
+            "t0ken",
+        ],
+    )
+    assert fetched.exit_code == 0, fetched.output
+    from_bundle = CliRunner().invoke(
+        main,
+        ["evaluate", "--bundle", str(FIXTURES_DIR / f"{name}.bundle.json"), "--now", NOW, "--json"],
+    )
+    assert _cards(fetched.stdout) == _cards(from_bundle.stdout)
+    if name == "long-history-masld":
+        assert any("_offset=" in url for url in asked), "paging was not exercised"
+
+
+def test_no_prefetch_needs_a_server() -> None:
+    result = CliRunner().invoke(
+        main, ["evaluate", "--bundle", str(FIXTURES_DIR / "masld-alt.bundle.json"), "--no-prefetch"]
+    )
+    assert result.exit_code == 2
+    assert "--no-prefetch needs --fhir-server" in result.output
 
 
 @responses.activate
@@ -164,7 +206,7 @@ def test_hook_request_with_prefetch_holds_every_page() -> None:
     assert result.exit_code == 0, result.output
     document = json.loads(result.stdout)
     observations = document["prefetch"]["observations"]
-    assert observations["total"] == len(observations["entry"]) > 5 * PAGE
+    assert observations["total"] == len(observations["entry"]) > 5 * MAX_PAGE
     assert "link" not in observations
     assert document["prefetch"]["patient"]["id"] == scenario.patient_id
     assert "fhirAuthorization" not in document
