@@ -131,9 +131,9 @@ class WorkupItem:
 
 class MonitoringState(StrEnum):
     PLANNED = "planned"  # candidate: offset from a future first infusion
-    DONE = "done"
-    DUE = "due"
-    OVERDUE = "overdue"
+    DONE = "done"  # a matching result within the tolerance window around the due date
+    DUE = "due"  # not done and the window has not passed (due_date may still be ahead)
+    OVERDUE = "overdue"  # not done and due date + tolerance has passed
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,9 +69,8 @@ def decompensation(ctx: Context) -> Finding:
         return found
     return Finding(
         NOT_MET,
-        "no ascites, variceal bleeding, hepatic encephalopathy or hepatorenal syndrome active or "
-        "within "
-        "12 months" + ("" if cp.value is not None else "; Child-Pugh not computable"),
+        "no ascites, variceal bleeding, hepatic encephalopathy or hepatorenal syndrome active "
+        "or within 12 months" + ("" if cp.value is not None else "; Child-Pugh not computable"),
     )
 
 
@@ -151,8 +150,11 @@ def active_viral_hepatitis(ctx: Context) -> Finding:
             met.append(f"HBV DNA above {limit:g} IU/mL on {on(hbv_dna)}")
             evidence.append(hbv_dna.evidence("HBV DNA", f"above {limit:g} IU/mL"))
         elif above is None:
-            unknown.append(f"HBV DNA on {on(hbv_dna)} is detectable but not quantified in IU/mL")
-            evidence.append(hbv_dna.evidence("HBV DNA", "not quantified in IU/mL"))
+            unknown.append(
+                f"HBV DNA on {on(hbv_dna)} cannot be compared with {limit:g} IU/mL "
+                "(detectable but not quantified in IU/mL, or censored above the limit)"
+            )
+            evidence.append(hbv_dna.evidence("HBV DNA", f"not comparable with {limit:g} IU/mL"))
     if met:
         return Finding(MET, "; ".join(met), tuple(evidence))
     hbv, hcv = _viral_contexts(ctx)
@@ -270,15 +272,13 @@ def meld_na_exclusion(ctx: Context) -> Finding:
             return Finding(
                 UNKNOWN,
                 f"MELD-Na {score.value:g} reaches {limit:g} only through an INR measured on "
-                "anticoagulation: "
-                "clinician review needed",
+                "anticoagulation: clinician review needed",
                 (*shown, ctx.anticoagulation),
             )
     return Finding(
         MET,
-        f"MELD-Na {score.value:g} is {limit:g} or more: discuss transplant evaluation; MSC "
-        "therapy is not "
-        "appropriate outside a clinical trial",
+        f"MELD-Na {score.value:g} is {limit:g} or more: discuss transplant evaluation; "
+        "MSC therapy is not appropriate outside a clinical trial",
         shown,
     )
 
