@@ -217,7 +217,13 @@ class Assessment:
 
     @property
     def reason_ids(self) -> tuple[str, ...]:
-        """Ids of the reasons that led to the outcome (for audit and expected-outcome files)."""
+        """Ids of the reasons that led to the outcome (for audit and expected-outcome files).
+
+        Empty for "not applicable": nothing the engine found led to a card (a bleeding disorder
+        in a patient without liver disease is not a screening reason).
+        """
+        if self.outcome is Outcome.NOT_APPLICABLE:
+            return ()
         ids = [r.id for r in self.rules if r.status is Status.MET]
         ids += [r.id for r in self.unknown_exclusions]
         ids += [w.id for w in self.blocking_workup]

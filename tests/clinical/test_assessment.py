@@ -137,3 +137,10 @@ def test_reason_ids_are_stable_strings(engine: ClinicalEngine) -> None:
     assert a.reason_ids == ("indication.masld-alt", "applicability.liver-indication")
     same = replace(a)
     assert same.reason_ids == a.reason_ids
+
+
+def test_not_applicable_has_no_reason_ids(engine: ClinicalEngine) -> None:
+    a = evaluate(engine, condition("D69.6"), *panel(10, platelets=30))
+    assert a.outcome is Outcome.NOT_APPLICABLE
+    assert status(a, "exclusion.coagulation") is Status.MET  # still evaluated and visible
+    assert a.reason_ids == ()
