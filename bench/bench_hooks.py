@@ -247,6 +247,9 @@ def main() -> int:
     parser.add_argument("--conditions", type=int, default=10)
     parser.add_argument("--python-client", action="store_true", help="do not use wrk")
     parser.add_argument(
+        "--repeat", type=int, default=2, help="runs per measurement; the best is reported"
+    )
+    parser.add_argument(
         "--no-stages", action="store_true", help="skip the in-process stage timings"
     )
     parser.add_argument(
@@ -287,7 +290,7 @@ def main() -> int:
     print(
         f"hook: {len(body) / 1024:.0f} KiB ({args.observations} Observations, {args.conditions} "
         f"Conditions, full prefetch); load generator: {'wrk' if use_wrk else 'http.client'}; "
-        f"{duration}s per run; {os.cpu_count()} CPUs; loopback only"
+        f"{duration}s per run, best of {max(1, args.repeat)}; {os.cpu_count()} CPUs; loopback only"
     )
 
     exe = Path(sys.executable).parent
@@ -350,6 +353,17 @@ def main() -> int:
             env,
             tmp / "gthread.log",
         )
+
+    def measure(name: str, port: int, path: Path, payload: bytes, concurrency: int) -> Result:
+        """Best of ``--repeat`` runs: other jobs on a shared machine only ever slow a run down."""
+        runs = [
+            run_wrk(name, port, path, concurrency, duration)
+            if use_wrk
+            else run_python(name, port, payload, concurrency, duration)
+            for _ in range(max(1, args.repeat))
+        ]
+        return max(runs, key=lambda r: r.hooks_per_s)
+
     results: list[Result] = []
     fhir.__enter__()
     try:
@@ -379,10 +393,7 @@ def main() -> int:
         for concurrency in args.concurrency:
             for name in ("floor", "service"):
                 server = servers[name]
-                if use_wrk:
-                    r = run_wrk(name, server.port, body_file, concurrency, duration)
-                else:
-                    r = run_python(name, server.port, body, concurrency, duration)
+                r = measure(name, server.port, body_file, body, concurrency)
                 results.append(r)
                 report(r)
         extra_runs: list[tuple[str, int, Path, bytes]] = []
@@ -398,10 +409,7 @@ def main() -> int:
                     extra_runs.append((label, port, no_prefetch_file, no_prefetch_body))
         for label, port, path, payload in extra_runs:
             for concurrency in args.concurrency:
-                if use_wrk:
-                    r = run_wrk(label, port, path, concurrency, duration)
-                else:
-                    r = run_python(label, port, payload, concurrency, duration)
+                r = measure(label, port, path, payload, concurrency)
                 results.append(r)
                 report(r)
     finally:
