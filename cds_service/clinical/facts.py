@@ -183,11 +183,13 @@ class ConditionFact:
 
     @property
     def latest(self) -> datetime | None:
-        """The latest moment the condition is known to have been present."""
-        for known in (self.abatement, self.onset, self.recorded):
-            if known is not None:
-                return known.end
-        return None
+        """The latest moment the condition is known to have been present (for look-backs).
+
+        The latest of abatement, onset and recorded date: erring towards "recent" keeps a
+        resolved exclusion (cancer, decompensation) inside the 12-month look-back when unsure.
+        """
+        known = [t.end for t in (self.abatement, self.onset, self.recorded) if t is not None]
+        return max(known) if known else None
 
     @property
     def earliest(self) -> datetime | None:

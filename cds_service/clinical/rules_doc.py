@@ -57,8 +57,9 @@ AMBIGUITIES = """\
 12. **Post-COVID infection date**: the earliest COVID-19 onset or positive SARS-CoV-2 test; with
     only a post-COVID code, its onset (a conservative stand-in).
 13. **Z76.82** counts as transplant listing only together with an active liver condition.
-14. **Inactive liver cancer / decompensation codes without any date** make the exclusion
-    "unknown" (we cannot tell whether they fall within 12 months).
+14. **Inactive liver cancer / decompensation codes**: the latest of abatement, onset and
+    recorded date decides the 12-month look-back; without any date the exclusion is "unknown"
+    (we cannot tell whether they fall within 12 months).
 15. **APRI without a lab AST range** uses the clinic default 40 U/L and says so in a flag.
 16. **LOINC 5895-7** (legacy INR, seen in MIMIC) fails the LOINC check digit; it is kept,
     flagged `check_digit_exempt`, only to read historical values.

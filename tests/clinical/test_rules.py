@@ -679,3 +679,9 @@ def test_masld_shows_ast_and_ggt_against_the_lab_range(engine: ClinicalEngine) -
     notes = {e.label: e.note for e in rule(a, "indication.masld-alt").evidence}
     assert notes["AST"] == "above the lab's upper limit 40 U/L"
     assert notes["GGT"] == "within the lab's upper limit 60 U/L"
+
+
+def test_resolved_cancer_recorded_recently_counts(engine: ClinicalEngine) -> None:
+    cancer = condition("C22.0", clinical="resolved", onset_days=2000)
+    cancer["recordedDate"] = "2026-06-01"
+    assert status(evaluate(engine, *masld_candidate(), cancer), "exclusion.liver-cancer") is MET
