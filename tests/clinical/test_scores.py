@@ -439,3 +439,40 @@ def test_same_scores_in_si_and_conventional_units(
 
 
 _ENGINE = ClinicalEngine.load()
+
+
+@given(labs_mg, labs_mg, sodium_values, inr_values, labs_mg, albumin_values)
+def test_meld_3_monotonic_in_bilirubin_and_creatinine(
+    bili: float, extra: float, na: float, inr: float, cr: float, alb: float
+) -> None:
+    base = meld_3(False, bili, na, inr, cr, alb)
+    more_bili = meld_3(False, bili + extra, na, inr, cr, alb)
+    more_cr = meld_3(False, bili, na, inr, cr + extra, alb)
+    female = meld_3(True, bili, na, inr, cr, alb)
+    assert base is not None
+    assert more_bili is not None
+    assert more_cr is not None
+    assert female is not None
+    assert more_bili >= base
+    assert more_cr >= base
+    assert female >= base
+
+
+@given(
+    st.floats(min_value=0.1, max_value=40, allow_nan=False),
+    st.floats(min_value=0.5, max_value=7, allow_nan=False),
+    inr_values,
+    st.integers(min_value=1, max_value=3),
+    st.integers(min_value=1, max_value=3),
+    st.floats(min_value=0, max_value=10, allow_nan=False),
+)
+def test_child_pugh_range_and_monotonic(
+    bili: float, alb: float, inr: float, ascites: int, he: int, delta: float
+) -> None:
+    bands = ChildPughBands.from_config(_ENGINE.ruleset.scores["child-pugh"])
+    points = child_pugh_points(bili, alb, inr, ascites, he, bands)
+    assert 5 <= points <= 15
+    assert child_pugh_class(points, bands) in {"A", "B", "C"}
+    assert child_pugh_points(bili + delta, alb, inr, ascites, he, bands) >= points
+    assert child_pugh_points(bili, alb, inr + delta, ascites, he, bands) >= points
+    assert child_pugh_points(bili, max(alb - delta, 0.1), inr, ascites, he, bands) >= points
