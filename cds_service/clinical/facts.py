@@ -346,7 +346,8 @@ class Normaliser:
         for resource in _as_list(data.observations, "Observation", notes):
             self.observation(resource, facts)
         for labs in facts.labs.values():
-            labs.sort(key=lambda r: r.when, reverse=True)
+            # Newest first; ties broken by resource id and value so input order never matters.
+            labs.sort(key=_newest_first, reverse=True)
         for resource in _as_list(data.conditions, "Condition", notes):
             self.condition(resource, facts)
         for resource in _as_list(data.medications, "MedicationRequest/MedicationStatement", notes):
@@ -776,6 +777,11 @@ class Normaliser:
         fact = ProcedureFact(concepts, ref, token, when)
         for name in concepts:
             facts.procedures.setdefault(name, []).append(fact)
+
+
+def _newest_first(result: LabResult) -> tuple[datetime, str, float]:
+    value = result.original_value if result.original_value is not None else -math.inf
+    return (result.when, result.ref or "", value)
 
 
 class _Unseen:

@@ -182,3 +182,60 @@ def test_any_json_as_the_lists(value: Any) -> None:
         patient=value, conditions=value, observations=value, medications=value, procedures=value
     )
     assert isinstance(ENGINE.evaluate(data, NOW).outcome, Outcome)
+
+
+def _pool() -> list[dict[str, Any]]:
+    from tests.clinical.fhir import (
+        WARFARIN,
+        condition,
+        infusion,
+        lab,
+        medication,
+        observation,
+        panel,
+        qual,
+    )
+
+    return [
+        condition("K76.0"),
+        condition("K74.60"),
+        condition("C22.0", clinical="resolved", onset_days=200),
+        condition("B18.1"),
+        condition("K75.4"),
+        condition("R18.8", clinical="resolved", abatement_days=300),
+        condition("Z79.01"),
+        condition("U07.1", onset_days=150),
+        condition("E11.9"),
+        lab("alt", 80, 70),
+        lab("alt", 90, 20),
+        lab("alt", 20, 5),
+        lab("hbv-dna", 3000, 20),
+        lab("hbv-dna", 50, 100),
+        lab("liver-stiffness", 16, 40),
+        lab("creatinine", 1.1),
+        lab("sodium", 134),
+        observation("11011-4", days=30, value_string="Not detected"),
+        qual("hbsag", True),
+        medication(WARFARIN),
+        infusion(60),
+        *panel(15),
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_order_of_resources_never_changes_the_answer(drawn: st.DataObject) -> None:
+    from tests.clinical.fhir import data
+
+    pool = _pool()
+    chosen = drawn.draw(
+        st.lists(st.sampled_from(range(len(pool))), unique=True, max_size=len(pool))
+    )
+    resources = [pool[i] for i in chosen]
+    shuffled = drawn.draw(st.permutations(resources))
+    first = ENGINE.evaluate(data(*resources), NOW)
+    second = ENGINE.evaluate(data(*shuffled), NOW)
+    assert first.outcome is second.outcome
+    assert [(r.id, r.status) for r in first.rules] == [(r.id, r.status) for r in second.rules]
+    assert [s.value for s in first.scores] == [s.value for s in second.scores]
+    assert {w.id for w in first.workup} == {w.id for w in second.workup}
