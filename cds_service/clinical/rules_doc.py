@@ -73,6 +73,10 @@ AMBIGUITIES = """\
     with that reason (there is no test to order): clinician judgement.
 20. **Post-infusion items** not yet done and whose window has not passed are "due" (with their
     due date, possibly in the future); "overdue" once due date + tolerance has passed.
+21. **Not read by this ruleset** (known limits): dialysis (MELD uses the measured creatinine,
+    never the dialysis value 4.0 / 3.0); the cholestatic Child-Pugh bilirubin bands for PBC/PSC;
+    elastography reliability (IQR/median); Observations that carry results only in `component`;
+    imaging reports; medication doses and treatment end dates.
 """
 
 
