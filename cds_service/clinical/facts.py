@@ -623,7 +623,8 @@ class Normaliser:
         conversion = self._conversions.get(key, _UNSEEN)
         if conversion is _UNSEEN:
             conversion = _find_conversion(kind, key[1] or None, key[2] or None)
-            if len(self._conversions) < _CACHE_LIMIT:  # bounded: unit spellings come from the EHR
+            # Bounded (count and key size): unit spellings come from the EHR.
+            if len(self._conversions) < _CACHE_LIMIT and len(key[1] or "") + len(key[2] or "") < 80:
                 self._conversions[key] = conversion
         if conversion is None or isinstance(conversion, _Unseen):
             return None
