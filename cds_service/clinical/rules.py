@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from cds_service.clinical.context import DECOMPENSATION_EVENTS, Context, Events, Finding, fmt, on
+from cds_service.clinical.context import Context, Events, Finding, fmt, on
 from cds_service.clinical.facts import LabResult
 from cds_service.clinical.model import Evidence, Status
 from cds_service.clinical.scores import meld_na
@@ -755,4 +755,4 @@ PREDICATES: Mapping[str, Predicate] = {
     "persistent_alt_no_diagnosis": persistent_alt_no_diagnosis,
 }
 
-__all__ = ["DECOMPENSATION_EVENTS", "PREDICATES", "Predicate"]
+__all__ = ["PREDICATES", "Predicate"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from cds_service.clinical.facts import LabResult
@@ -531,7 +531,3 @@ def elastography_score(stiffness: LabResult | None, config: Mapping[str, Any]) -
         citation=CITATIONS["elastography"],
         inputs_date=stiffness.when.date(),
     )
-
-
-def when_of(result: LabResult | None) -> datetime | None:
-    return result.when if result is not None else None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from cds_service.clinical.context import Context
 from cds_service.clinical.facts import VIRAL_LOADS
-from cds_service.clinical.model import OrderableTest, Status, WorkupItem, WorkupStatus
+from cds_service.clinical.model import Status, WorkupItem, WorkupStatus
 
 #: Every workup id the engine can emit: (id, blocking?, when it appears). Rendered in
 #: docs/clinical-rules.md; tests check the engine emits nothing outside this list.
@@ -238,7 +238,3 @@ def workup_items(ctx: Context, rule_status: dict[str, Status]) -> tuple[WorkupIt
     )
     ordered = sorted(items.items.values(), key=lambda w: (not w.blocking,))
     return tuple(ordered)
-
-
-def orders_for(ctx: Context, analytes: tuple[str, ...]) -> tuple[OrderableTest, ...]:
-    return tuple(ctx.rules.order(a) for a in analytes)
