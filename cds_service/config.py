@@ -175,7 +175,8 @@ class Settings:
         bad = [a for a in self.jwt_algorithms if a not in allowed_algs]
         if bad or not self.jwt_algorithms:
             raise ConfigError(
-                f"CDS_JWT_ALGORITHMS may only list {sorted(allowed_algs)}, got {list(self.jwt_algorithms)}"
+                f"CDS_JWT_ALGORITHMS may only list {sorted(allowed_algs)}, "
+                f"got {list(self.jwt_algorithms)}"
             )
         return self
 
