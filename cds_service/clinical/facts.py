@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
@@ -343,18 +343,40 @@ class Normaliser:
             else []
         )
         facts = Facts(patient=self.patient(data.patient, now, notes), notes=notes)
-        for resource in _as_list(data.observations, "Observation", notes):
-            self.observation(resource, facts)
+        self._each(data.observations, "Observation", self.observation, facts)
         for labs in facts.labs.values():
             # Newest first; ties broken by resource id and value so input order never matters.
             labs.sort(key=_newest_first, reverse=True)
-        for resource in _as_list(data.conditions, "Condition", notes):
-            self.condition(resource, facts)
-        for resource in _as_list(data.medications, "MedicationRequest/MedicationStatement", notes):
-            self.medication(resource, facts)
-        for resource in _as_list(data.procedures, "Procedure", notes):
-            self.procedure(resource, facts)
+        self._each(data.conditions, "Condition", self.condition, facts)
+        self._each(
+            data.medications, "MedicationRequest/MedicationStatement", self.medication, facts
+        )
+        self._each(data.procedures, "Procedure", self.procedure, facts)
         return facts
+
+    def _each(
+        self,
+        items: object,
+        kind: str,
+        read: Callable[[Mapping[str, Any], Facts], None],
+        facts: Facts,
+    ) -> None:
+        """Read every resource of one kind; a resource that cannot be read is skipped.
+
+        The readers are written defensively field by field; this guard is the last line
+        so that one shape nobody foresaw costs one resource (reported), never the hook.
+        """
+        for resource in _as_list(items, kind, facts.notes):
+            try:
+                read(resource, facts)
+            except (TypeError, ValueError, AttributeError, KeyError, OverflowError):
+                facts.notes.append(
+                    DataQualityNote(
+                        "malformed-resource",
+                        f"A {kind} resource could not be read: skipped.",
+                        _ref(kind.split("/")[0], resource),
+                    )
+                )
 
     # Patient -----------------------------------------------------------------------------------
     def patient(
@@ -437,7 +459,8 @@ class Normaliser:
         rid = obs.get("id")
         ref = f"Observation/{rid}" if isinstance(rid, str) and rid else None
         label = self.rules.analytes[match.analyte].label
-        status = obs.get("status")
+        # FHIR says status is a code (a string); anything else is treated as "no status".
+        status = _str(obs.get("status"))
         if status not in USABLE_OBSERVATION_STATUSES:
             if status == "preliminary":
                 facts.notes.append(
@@ -748,7 +771,7 @@ class Normaliser:
             ref=_ref(rtype, resource),
             token=token,
             display=display,
-            active=resource.get("status") in ACTIVE_MEDICATION_STATUSES,
+            active=_str(resource.get("status")) in ACTIVE_MEDICATION_STATUSES,
             start=start.start if start is not None else None,
             start_display=start.display if start is not None else None,
         )
@@ -763,7 +786,7 @@ class Normaliser:
         if not concepts:
             return
         ref = _ref("Procedure", resource)
-        if resource.get("status") not in DONE_PROCEDURE_STATUSES:
+        if _str(resource.get("status")) not in DONE_PROCEDURE_STATUSES:
             return
         when = parse_fhir_time(resource.get("performedDateTime"))
         if when is None and isinstance(resource.get("performedPeriod"), dict):

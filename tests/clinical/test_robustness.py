@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -239,3 +240,28 @@ def test_order_of_resources_never_changes_the_answer(drawn: st.DataObject) -> No
     assert [(r.id, r.status) for r in first.rules] == [(r.id, r.status) for r in second.rules]
     assert [s.value for s in first.scores] == [s.value for s in second.scores]
     assert {w.id for w in first.workup} == {w.id for w in second.workup}
+
+
+@pytest.mark.parametrize("status", [[], ["final"], {"code": "final"}, 1, None])
+@pytest.mark.parametrize("resource_type", ["Observation", "MedicationRequest", "Procedure"])
+def test_status_of_the_wrong_type_is_read_as_no_status(
+    engine: ClinicalEngine, status: object, resource_type: str
+) -> None:
+    """A status must be a code (string); a list or object is not a crash (it was once)."""
+    resource: dict[str, object] = {"resourceType": resource_type, "id": "x", "status": status}
+    if resource_type == "Observation":
+        resource["code"] = {"coding": [{"system": "http://loinc.org", "code": "1742-6"}]}
+        resource["valueQuantity"] = {"value": 50, "unit": "U/L", "code": "U/L"}
+        resource["effectiveDateTime"] = "2026-10-01"
+        data = PatientData(patient=None, observations=[resource])
+    elif resource_type == "MedicationRequest":
+        resource["medicationCodeableConcept"] = {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "11289"}]
+        }
+        data = PatientData(patient=None, medications=[resource])
+    else:
+        resource["code"] = {
+            "coding": [{"system": "urn:msc-liver-screening:procedure", "code": "msc-infusion"}]
+        }
+        data = PatientData(patient=None, procedures=[resource])
+    engine.evaluate(data, NOW)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import MakeApp
@@ -215,9 +215,6 @@ def test_junk_resources_never_500_on_the_real_engine(
     procedures: list[dict[str, Any]],
     patient_fields: dict[str, Any],
 ) -> None:
-    # KNOWN ENGINE BUG, carved out here and pinned by the strict xfail below: an
-    # Observation.status that is a list or object raises TypeError in the engine.
-    assume(not any(isinstance(o.get("status"), list | dict) for o in observations))
     body = hook_request(standard_data(), fhir_server=None, token=None)
     body["prefetch"]["patient"].update(patient_fields)
     body["prefetch"]["patient"]["id"] = "pat-1"
@@ -241,15 +238,6 @@ def test_junk_resources_never_500_on_the_real_engine(
     assert_valid_response(response.get_json())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine bug (cds_service/clinical/facts.py, Normaliser.observation): "
-        "`status not in USABLE_OBSERVATION_STATUSES` raises TypeError when Observation.status "
-        "is a list or object, so the hook answers 500; remove this marker and the assume() "
-        "above once the engine reads status defensively"
-    ),
-)
 @pytest.mark.parametrize("status", [[], {"code": "final"}])
 def test_observation_status_of_the_wrong_type_is_not_a_500(real_app: Flask, status: Any) -> None:
     body = hook_request(standard_data(), fhir_server=None, token=None)
