@@ -1,3 +1,3 @@
-"""CDS Hooks 2.0 service: screening criteria for investigational MSC therapy in chronic liver disease."""
+"""CDS Hooks 2.0 service: screening for investigational MSC therapy in chronic liver disease."""
 
 __version__ = "0.1.0"

@@ -30,14 +30,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cds_service.clinical.engine import ClinicalEngine  # noqa: E402
-
 from cds_service.bundle_prefetch import (  # noqa: E402
     hook_instance_for,
     hook_request,
     patient_ids,
     prefetch_from_bundle,
 )
+from cds_service.clinical.engine import ClinicalEngine  # noqa: E402
 from cds_service.config import Settings  # noqa: E402
 from cds_service.web.discovery import discovery_document, service_entry  # noqa: E402
 
