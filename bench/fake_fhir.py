@@ -20,6 +20,7 @@ class FakeFhirServer:
             "Condition": orjson.dumps(prefetch["conditions"]),
             "Observation": orjson.dumps(prefetch["observations"]),
             "MedicationRequest": orjson.dumps(prefetch["medications"]),
+            "MedicationStatement": orjson.dumps(prefetch["medicationStatements"]),
             "Procedure": orjson.dumps(prefetch["procedures"]),
         }
         delay = delay_ms / 1000.0

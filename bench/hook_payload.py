@@ -217,6 +217,7 @@ def realistic_hook(today: date, observations: int = 100, conditions: int = 10) -
             "conditions": _searchset([_condition(n) for n in range(conditions)]),
             "observations": _searchset([_observation(n, today) for n in range(observations)]),
             "medications": _searchset([]),
+            "medicationStatements": _searchset([]),
             "procedures": _searchset([]),
         },
     }

@@ -244,7 +244,8 @@ def hook_request(
             "token_type": "Bearer",
             "expires_in": 300,
             "scope": "patient/Patient.read patient/Observation.read patient/Condition.read "
-            "patient/MedicationRequest.read patient/Procedure.read",
+            "patient/MedicationRequest.read patient/MedicationStatement.read "
+            "patient/Procedure.read",
             "subject": "cds-service-msc-liver-screening",
         }
     if prefetch is not None:

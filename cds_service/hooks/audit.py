@@ -35,6 +35,9 @@ class HookCallRecord:
     fhir_requests: tuple[str, ...]
     latency_ms: float
     status_code: int
+    #: each card's ``source.topic`` code, in the order of ``card_uuids`` (the report
+    #: groups by card type: an outcome card or the post-infusion monitoring card)
+    card_topics: tuple[str, ...] = ()
 
     @property
     def fhir_request_count(self) -> int:

@@ -29,8 +29,12 @@ class PrefetchKey:
 PATIENT = PrefetchKey("patient", "read", frozenset({"Patient"}))
 CONDITIONS = PrefetchKey("conditions", "search", frozenset({"Condition"}))
 OBSERVATIONS = PrefetchKey("observations", "search", frozenset({"Observation"}))
-MEDICATIONS = PrefetchKey(
-    "medications", "search", frozenset({"MedicationRequest", "MedicationStatement"})
+MEDICATIONS = PrefetchKey("medications", "search", frozenset({"MedicationRequest"}))
+#: Anticoagulants and UDCA are often recorded only as MedicationStatements (patient-reported
+#: or reconciled lists). Without this key an INR on warfarin reads as "off anticoagulation"
+#: and the patient is wrongly excluded.
+MEDICATION_STATEMENTS = PrefetchKey(
+    "medicationStatements", "search", frozenset({"MedicationStatement"})
 )
 PROCEDURES = PrefetchKey("procedures", "search", frozenset({"Procedure"}))
 
@@ -39,6 +43,7 @@ PREFETCH_KEYS: tuple[PrefetchKey, ...] = (
     CONDITIONS,
     OBSERVATIONS,
     MEDICATIONS,
+    MEDICATION_STATEMENTS,
     PROCEDURES,
 )
 KEYS_BY_NAME: Mapping[str, PrefetchKey] = {k.name: k for k in PREFETCH_KEYS}
@@ -61,6 +66,7 @@ def prefetch_templates(
             f"Observation?patient={patient}&code={codes}&_sort=-date&_count={observation_page_size}"
         ),
         MEDICATIONS.name: f"MedicationRequest?patient={patient}",
+        MEDICATION_STATEMENTS.name: f"MedicationStatement?patient={patient}",
         PROCEDURES.name: f"Procedure?patient={patient}",
     }
 

@@ -66,6 +66,10 @@ def patient_data_from(
         ),
         medications=_resources(
             resolved.get("medications"), KEYS_BY_NAME["medications"].resource_types
+        )
+        + _resources(
+            resolved.get("medicationStatements"),
+            KEYS_BY_NAME["medicationStatements"].resource_types,
         ),
         procedures=_resources(
             resolved.get("procedures"), KEYS_BY_NAME["procedures"].resource_types
@@ -101,6 +105,15 @@ class HookResult:
     @property
     def card_uuids(self) -> tuple[str, ...]:
         return tuple(str(c["uuid"]) for c in self.cards if "uuid" in c)
+
+    @property
+    def card_topics(self) -> tuple[str, ...]:
+        """``source.topic.code`` of each card, aligned with :attr:`card_uuids`."""
+        return tuple(
+            str(c.get("source", {}).get("topic", {}).get("code", ""))
+            for c in self.cards
+            if "uuid" in c
+        )
 
     def response_body(self) -> dict[str, Any]:
         return {"cards": self.cards}

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cds_service.hooks.prefetch import PREFETCH_KEYS
+
 WARMUP_PATIENT_ID = "warmup-patient"
+_GIVEN = frozenset({"patient", "conditions", "observations"})
 
 
 def warmup_request(observation_code_tokens: Sequence[str]) -> dict[str, Any]:
@@ -62,7 +65,7 @@ def warmup_request(observation_code_tokens: Sequence[str]) -> dict[str, Any]:
                 "type": "searchset",
                 "entry": [{"resource": o} for o in observations],
             },
-            "medications": None,
-            "procedures": None,
+            # every other key known empty, so the warm-up never reaches for a FHIR server
+            **{key.name: None for key in PREFETCH_KEYS if key.name not in _GIVEN},
         },
     }

@@ -325,9 +325,8 @@ def _is_transient(exc: OperationalError) -> bool:
 
 
 def _card_types(record: HookCallRecord) -> tuple[str | None, ...]:
-    # The hook may report each card's source.topic code alongside its uuid (same order).
-    types = getattr(record, "card_topics", None)
-    return tuple(types) if types else ()
+    # Each card's source.topic code, in the order of its uuid; "" when a card had none.
+    return tuple(t or None for t in record.card_topics)
 
 
 def _redact_path(path: str, patient_id: str | None) -> str:

@@ -96,6 +96,7 @@ def _audit(
         outcome=str(assessment.outcome) if assessment is not None else None,
         reason_ids=tuple(assessment.reason_ids) if assessment is not None else (),
         card_uuids=result.card_uuids if result else (),
+        card_topics=result.card_topics if result else (),
         data_source=result.data_source if result else None,
         fhir_requests=result.fhir_requests if result else (),
         latency_ms=round((time.perf_counter() - started) * 1000, 3),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,8 +44,3 @@ def hook_record(**overrides: Any) -> HookCallRecord:
     return HookCallRecord(**values)
 
 
-@dataclass(frozen=True, slots=True)
-class RecordWithTopics(HookCallRecord):
-    """A hook call record that also reports each card's ``source.topic`` code."""
-
-    card_topics: tuple[str, ...] = ()

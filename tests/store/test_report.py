@@ -13,10 +13,11 @@ from click.testing import CliRunner
 
 from cds_service.cli import main
 from cds_service.config import Settings
+from cds_service.hooks.audit import HookCallRecord
 from cds_service.store import Store, parse_feedback_request
 from cds_service.store.report import NO_REASON, UNRECORDED, ReportRow, build_report
 
-from .helpers import SERVICE_ID, RecordWithTopics, hook_record
+from .helpers import SERVICE_ID, hook_record
 
 DAY = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EXCL, MEETS, WORKUP = "excluded", "meets-screening-criteria", "workup-incomplete"
@@ -25,11 +26,10 @@ DECLINED = {"code": "pt-declined", "system": "urn:reasons", "display": "Patient 
 OTHER = {"code": "other", "system": "urn:reasons"}
 
 
-def call(when: datetime, outcome: str, cards: dict[str, str]) -> RecordWithTopics:
-    base = hook_record(time=when, outcome=outcome)
-    values = {f: getattr(base, f) for f in base.__dataclass_fields__}
-    values.update(card_uuids=tuple(cards), card_topics=tuple(cards.values()))
-    return RecordWithTopics(**values)
+def call(when: datetime, outcome: str, cards: dict[str, str]) -> HookCallRecord:
+    return hook_record(
+        time=when, outcome=outcome, card_uuids=tuple(cards), card_topics=tuple(cards.values())
+    )
 
 
 def answer(card: str, outcome: str, at: datetime, reason: dict[str, str] | None = None) -> Any:

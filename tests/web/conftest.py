@@ -175,6 +175,7 @@ def standard_data() -> dict[str, Any]:
         "conditions": searchset([condition(1), condition(2)]),
         "observations": searchset([observation(n) for n in range(5)]),
         "medications": searchset([]),
+        "medicationStatements": searchset([]),
         "procedures": searchset([]),
     }
 
@@ -267,8 +268,6 @@ class FakeFhirServer:
                 return 404, {}, orjson.dumps(operation_outcome())
             return 200, {"Content-Type": "application/fhir+json"}, orjson.dumps(self.patient)
         found = list(self.resources.get(path, []))
-        if path == "MedicationRequest":
-            found = [r for r in found if r["resourceType"] == "MedicationRequest"]
         offset = int(query.get("_offset", ["0"])[0])
         next_url = None
         if self.page_size is not None:

@@ -62,6 +62,7 @@ def test_prefetch_templates(fake_client: FlaskClient) -> None:
         + ",".join(FAKE_CODES)
         + "&_sort=-date&_count=200",
         "medications": "MedicationRequest?patient={{context.patientId}}",
+        "medicationStatements": "MedicationStatement?patient={{context.patientId}}",
         "procedures": "Procedure?patient={{context.patientId}}",
     }
 

@@ -180,6 +180,7 @@ def test_every_call_is_audited_including_refusals(make_app: MakeApp) -> None:
     assert first.outcome == "does-not-meet"
     assert first.reason_ids == ("fake.data",)
     assert first.card_uuids == tuple(card["uuid"] for card in ok.get_json()["cards"])
+    assert first.card_topics == ("does-not-meet",)  # the report groups by card type
     assert first.data_source == "prefetch"
     assert first.fhir_requests == ()
     assert first.user_id == "Practitioner/dr-1"
@@ -211,7 +212,7 @@ def test_audit_records_fhir_queries_without_patient_id_or_token(
         assert post_hook(c, hook_request({})).status_code == 200
     record = sink.records[0]
     assert record.data_source == "fhir-server"
-    assert record.fhir_request_count == 5
+    assert record.fhir_request_count == 6  # one query per prefetch key
     assert "Patient/{{context.patientId}}" in record.fhir_requests
     assert all("pat-1" not in q and TOKEN not in q for q in record.fhir_requests)
 

@@ -21,7 +21,14 @@ json_values = st.recursive(
     max_leaves=20,
 )
 KEYS = ["hook", "hookInstance", "fhirServer", "fhirAuthorization", "context", "prefetch"]
-PREFETCH_KEYS = ["patient", "conditions", "observations", "medications", "procedures"]
+PREFETCH_KEYS = [
+    "patient",
+    "conditions",
+    "observations",
+    "medications",
+    "medicationStatements",
+    "procedures",
+]
 
 
 @pytest.fixture(scope="module")

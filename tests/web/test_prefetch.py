@@ -74,6 +74,7 @@ def test_null_prefetch_is_known_empty_and_makes_no_call(
         "conditions": None,
         "observations": None,
         "medications": None,
+        "medicationStatements": None,
         "procedures": None,
     }
     response = post_hook(fake_client, hook_request(prefetch, fhir_server=None, token=None))
@@ -112,12 +113,13 @@ def test_missing_keys_are_fetched_with_the_bearer_token(
 ) -> None:
     data = standard_data()
     FakeFhirServer(fhir_mock, data)
-    prefetch = {"patient": data["patient"], "medications": None}  # 3 keys absent
+    prefetch = {"patient": data["patient"], "medications": None}  # 4 keys absent
     response = post_hook(fake_client, hook_request(prefetch))
     assert response.status_code == 200
     urls = sorted(c.request.url for c in fhir_mock.calls)
     assert urls == [
         f"{FHIR_BASE}/Condition?patient={PATIENT_ID}",
+        f"{FHIR_BASE}/MedicationStatement?patient={PATIENT_ID}",
         f"{FHIR_BASE}/Observation?patient={PATIENT_ID}&code=http://loinc.org%7C1742-6,"
         "http://loinc.org%7C1920-8,http://loinc.org%7C777-3&_sort=-date&_count=200",
         f"{FHIR_BASE}/Procedure?patient={PATIENT_ID}",
@@ -148,7 +150,7 @@ def test_same_cards_with_full_prefetch_and_with_no_prefetch(
     with_prefetch = answer(data)
     assert len(fhir_mock.calls) == 0
     without_prefetch = answer(None)
-    assert len(fhir_mock.calls) == 5
+    assert len(fhir_mock.calls) == 6
     assert with_prefetch == without_prefetch
     assert "med-1" in with_prefetch["cards"][0]["detail"]
 
@@ -386,21 +388,23 @@ def test_too_many_prefetched_resources_is_a_400(make_app: MakeApp) -> None:
 def test_missing_keys_are_fetched_in_parallel(
     fake_client: FlaskClient, fhir_mock: responses.RequestsMock
 ) -> None:
-    import time
+    import threading
 
-    def slow(request: Any) -> tuple[int, dict[str, str], bytes]:
-        time.sleep(0.2)
+    # Every query waits until all six are in flight at once: one after another, the
+    # barrier would break (after its timeout) and the hook would answer 412. No clock
+    # is asserted: this checks concurrency, not speed.
+    all_in_flight = threading.Barrier(6, timeout=10)
+
+    def gated(request: Any) -> tuple[int, dict[str, str], bytes]:
+        all_in_flight.wait()
         if "/Patient/" in request.url:
             return 200, {}, orjson.dumps(patient())
         return 200, {}, orjson.dumps(searchset([]))
 
-    fhir_mock.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + "/.*"), callback=slow)
-    started = time.monotonic()
+    fhir_mock.add_callback(responses.GET, re.compile(re.escape(FHIR_BASE) + "/.*"), callback=gated)
     response = post_hook(fake_client, hook_request({}))
-    elapsed = time.monotonic() - started
     assert response.status_code == 200
-    assert len(fhir_mock.calls) == 5
-    assert elapsed < 0.8, f"5 queries of 0.2 s took {elapsed:.2f} s: not parallel"
+    assert len(fhir_mock.calls) == 6
 
 
 def test_data_source_is_mixed_when_some_keys_are_fetched(

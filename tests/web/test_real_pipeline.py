@@ -34,7 +34,7 @@ SEARCH_KEYS = {
     "Condition": "conditions",
     "Observation": "observations",
     "MedicationRequest": "medications",
-    "MedicationStatement": "medications",
+    "MedicationStatement": "medicationStatements",
     "Procedure": "procedures",
 }
 
@@ -45,7 +45,13 @@ def scenario_prefetch(name: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
     expected = json.loads((FIXTURES / f"{name}.expected.json").read_text())
     prefetch: dict[str, Any] = {
         key: {"resourceType": "Bundle", "type": "searchset", "entry": []}
-        for key in ("conditions", "observations", "medications", "procedures")
+        for key in (
+            "conditions",
+            "observations",
+            "medications",
+            "medicationStatements",
+            "procedures",
+        )
     }
     for entry in bundle["entry"]:
         resource = entry["resource"]
@@ -72,13 +78,6 @@ def test_prefetch_and_fhir_server_give_identical_cards(
     uuid_factory: CountingUuids,
 ) -> None:
     patient_id, prefetch, expected = scenario_prefetch(scenario)
-    # the fake server keeps MedicationStatements out of MedicationRequest searches, as a
-    # real server would; prefetch must hold what the template query returns
-    prefetch["medications"]["entry"] = [
-        e
-        for e in prefetch["medications"]["entry"]
-        if e["resource"]["resourceType"] == "MedicationRequest"
-    ]
     FakeFhirServer(fhir_mock, prefetch)
     answers = []
     for sent in (prefetch, None):
@@ -88,7 +87,7 @@ def test_prefetch_and_fhir_server_give_identical_cards(
             response = post_hook(c, _request(patient_id, sent))
         assert response.status_code == 200, response.get_data(as_text=True)
         answers.append(response.get_json())
-    assert len(fhir_mock.calls) == 5  # only the no-prefetch call reached the server
+    assert len(fhir_mock.calls) == 6  # only the no-prefetch call reached the server
     with_prefetch, without_prefetch = answers
     assert with_prefetch == without_prefetch
     assert_valid_response(with_prefetch)
