@@ -94,7 +94,7 @@ def create_app(settings: Settings | None = None, deps: Dependencies | None = Non
     session = (
         deps.http_session
         if deps.http_session is not None
-        else build_session(settings.fhir_pool_size)
+        else build_session(settings)
     )
     executor = SharedExecutor(settings.fhir_pool_size)
     resolver = PrefetchResolver(

@@ -61,7 +61,7 @@ class LocalPipeline:
 
     def service(self) -> PatientViewService:
         client = FhirClient(
-            build_session(self.settings.fhir_pool_size), fhir_url_checker(self.settings)
+            build_session(self.settings), fhir_url_checker(self.settings)
         )
         limits = Limits(
             deadline_seconds=self.settings.hook_deadline_seconds,

@@ -24,9 +24,11 @@ from urllib.parse import urlsplit
 
 import orjson
 import requests
-from requests.adapters import HTTPAdapter
 
+from cds_service.config import Settings
 from cds_service.fhir.policy import FhirServerRefusedError, FhirUrlChecker
+from cds_service.security.fhir_policy import FhirServerPolicy
+from cds_service.security.outbound import guard_session
 
 #: the largest FHIR response body read (one page of a search)
 MAX_RESPONSE_BYTES = 32 * 1024 * 1024
@@ -42,14 +44,18 @@ class FhirFetchError(Exception):
         self.issue_code = issue_code
 
 
-def build_session(pool_size: int) -> requests.Session:
+def build_session(settings: Settings) -> requests.Session:
+    """The pooled session for every outbound FHIR call.
+
+    Its adapter checks the address each connection actually reached before a byte (and so
+    the bearer token) is sent: an allowlisted host *name* whose DNS answer points into the
+    internal network is refused at connect time (``requests.ConnectionError`` -> 412).
+    """
     session = requests.Session()
     # trust_env off: a ~/.netrc would otherwise replace our Authorization header, and
     # environment proxies would see patient data.
     session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
+    guard_session(session, FhirServerPolicy(settings), pool_size=settings.fhir_pool_size)
     return session
 
 

@@ -95,3 +95,19 @@ def test_peer_allowed_rules() -> None:
     assert not policy.peer_allowed("::ffff:127.0.0.1")
     assert not policy.peer_allowed("fe80::1%eth0")
     assert not policy.peer_allowed("not-an-ip")
+
+
+def test_the_services_own_fhir_session_is_guarded(loopback_server: int) -> None:
+    """create_app and the CLI build their FHIR session with build_session: it must refuse too."""
+    from cds_service.fhir.client import build_session
+
+    session = build_session(Settings())
+    assert isinstance(session.get_adapter("https://x.example/"), GuardedAdapter)
+    assert session.trust_env is False
+    with pytest.raises(requests.ConnectionError, match="private"):
+        session.get(
+            f"http://localhost:{loopback_server}/fhir/Patient/p",
+            headers={"Authorization": "Bearer secret"},
+            timeout=5,
+        )
+    assert _Handler.seen == []
