@@ -24,22 +24,12 @@ from cds_service.clinical.model import (
     WorkupItem,
     WorkupStatus,
 )
+from tests.conftest import CountingUuids as CountingUuids  # re-exported for card tests
 
 EVALUATED_AT = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 RULESET = "1.0.0-test"
 PATIENT_ID = "pat-123"
 PATIENT = PatientSummary(resource_ref=f"Patient/{PATIENT_ID}", age_years=58, sex="female")
-
-
-class CountingUuids:
-    """Deterministic uuids: 00000000-0000-4000-8000-000000000001, ..."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self) -> str:
-        self.count += 1
-        return f"00000000-0000-4000-8000-{self.count:012d}"
 
 
 def obs(
