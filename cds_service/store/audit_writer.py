@@ -2,7 +2,11 @@
 
 One writer per process (gunicorn worker). Records wait in a bounded queue; the thread
 takes everything waiting (up to ``batch_size``) and writes it in one transaction, so
-under load the cost per record falls instead of rising. Nothing is dropped silently:
+under load the cost per record falls instead of rising. After the first record of a batch
+it lingers up to ``linger`` seconds (default 50 ms) for more: hooks one after another (one
+connection) would otherwise each wake the thread and pay a whole transaction (about 1 ms
+of CPU, taken from the hook on a 2-core machine), where a batch costs a fraction of that
+per record. :meth:`flush` and :meth:`close` cut the linger short. Nothing is dropped silently:
 
 * a database outage: the batch is retried with back-off while the queue absorbs new
   records; when the queue is full, ``submit`` blocks (back-pressure) up to
@@ -15,6 +19,7 @@ under load the cost per record falls instead of rising. Nothing is dropped silen
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import queue
@@ -30,6 +35,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _STOP = object()
+#: queued by :meth:`AuditWriter.flush`: write what is waiting now, do not linger
+_FLUSH = object()
 
 
 class AuditWriter(Generic[T]):
@@ -40,6 +47,7 @@ class AuditWriter(Generic[T]):
         on_fork: Callable[[], None] | None = None,
         maxsize: int = 10_000,
         batch_size: int = 500,
+        linger: float = 0.05,
         put_timeout: float = 5.0,
         max_backoff: float = 5.0,
     ) -> None:
@@ -47,6 +55,7 @@ class AuditWriter(Generic[T]):
         self._on_fork = on_fork
         self._maxsize = maxsize
         self._batch_size = batch_size
+        self._linger = linger
         self._put_timeout = put_timeout
         self._max_backoff = max_backoff
         self._lock = threading.Lock()
@@ -79,6 +88,10 @@ class AuditWriter(Generic[T]):
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until every queued record is written (or given up); False on timeout."""
         deadline = time.monotonic() + timeout
+        if self._queue.unfinished_tasks:
+            # wake a lingering writer; a full queue is being written without lingering
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(_FLUSH)
         with self._queue.all_tasks_done:
             while self._queue.unfinished_tasks:
                 remaining = deadline - time.monotonic()
@@ -134,13 +147,26 @@ class AuditWriter(Generic[T]):
         while True:
             first = self._queue.get()
             batch: list[object] = [first]
+            lingering = first is not _STOP and first is not _FLUSH and self._linger > 0
+            deadline = time.monotonic() + self._linger
             while len(batch) < self._batch_size:
+                remaining = deadline - time.monotonic() if lingering else 0.0
                 try:
-                    batch.append(self._queue.get_nowait())
+                    if remaining > 0:
+                        item = self._queue.get(timeout=remaining)
+                    else:
+                        item = self._queue.get_nowait()
                 except queue.Empty:
                     break
+                batch.append(item)
+                if item is _STOP or item is _FLUSH:
+                    lingering = False  # write now; still take what is already waiting
             stop = any(item is _STOP for item in batch)
-            records: list[T] = [item for item in batch if item is not _STOP]  # type: ignore[misc]
+            records: list[T] = [
+                item  # type: ignore[misc]
+                for item in batch
+                if item is not _STOP and item is not _FLUSH
+            ]
             try:
                 if records:
                     self._write_with_retry(records, give_up_after=None if not stop else 30.0)
@@ -160,7 +186,7 @@ class AuditWriter(Generic[T]):
             except queue.Empty:
                 break
             self._queue.task_done()
-            if item is not _STOP:
+            if item is not _STOP and item is not _FLUSH:
                 rest.append(item)  # type: ignore[arg-type]
         if rest:
             self._write_with_retry(rest, give_up_after=30.0)

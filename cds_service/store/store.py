@@ -209,6 +209,10 @@ class Store:
     ) -> FeedbackResult:
         """Store feedback durably (committed on return). Idempotent per item key."""
         now = received_at or self._clock()
+        # The audit writer lingers up to 50 ms before writing a batch: write this process's
+        # queued records first, so feedback on a card just issued finds the card.
+        if self.audit_writer.pending:
+            self.audit_writer.flush(5.0)
         # One row per key, inserted in key order: two requests carrying the same items
         # then lock them in the same order and cannot deadlock each other (PostgreSQL).
         unique = sorted({item.key: item for item in items}.values(), key=lambda i: i.key)
