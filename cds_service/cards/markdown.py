@@ -41,3 +41,15 @@ def escape_markdown(value: object) -> str:
     text = one_line(value)
     # most values need no escaping: a C-speed search first is cheaper than translate()
     return text.translate(_ESCAPES) if _HAS_SPECIAL.search(text) else text
+
+
+def escape_str(text: str) -> str:
+    """:func:`escape_markdown` for a plain ``str`` (not :class:`Markdown`), same result.
+
+    The card renderer escapes a few hundred context strings per hook: most are printable,
+    single-spaced and free of special characters, so one check replaces two calls.
+    """
+    if "  " not in text and text.isprintable() and _HAS_SPECIAL.search(text) is None:
+        return text.strip()
+    return escape_markdown(text)
+

@@ -27,7 +27,7 @@ from cds_service.cards.definitions import (
     load_references,
 )
 from cds_service.cards.errors import CardConfigError
-from cds_service.cards.markdown import Markdown, escape_markdown, one_line
+from cds_service.cards.markdown import Markdown, escape_markdown, escape_str, one_line
 from cds_service.cards.service_requests import (
     ServiceRequestError,
     draft_service_request,
@@ -80,9 +80,19 @@ def _escape_tree(value: Any) -> Any:
     """Markdown-escape every string in a template context (except :class:`Markdown`)."""
     kind = type(value)
     if kind is str:
-        return escape_markdown(value)
+        return escape_str(value)
     if kind is dict:
-        return {k: _escape_tree(v) for k, v in value.items()}
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            # leaves inline: a call per number or string costs more than its escaping
+            leaf = type(v)
+            if leaf is str:
+                out[k] = escape_str(v)
+            elif v is None or leaf is int or leaf is float or leaf is bool:
+                out[k] = v
+            else:
+                out[k] = _escape_tree(v)
+        return out
     if kind is list or kind is tuple:
         return [_escape_tree(v) for v in value]
     if isinstance(value, Markdown):
