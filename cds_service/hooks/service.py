@@ -42,7 +42,11 @@ class Renderer(Protocol):
 def _resources(values: Any, kinds: frozenset[str]) -> tuple[Mapping[str, Any], ...]:
     if not isinstance(values, Sequence):
         return ()
-    return tuple(r for r in values if isinstance(r, Mapping) and r.get("resourceType") in kinds)
+    return tuple(
+        r
+        for r in values
+        if (type(r) is dict or isinstance(r, Mapping)) and r.get("resourceType") in kinds
+    )
 
 
 def patient_data_from(
