@@ -40,8 +40,19 @@ _REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+#: a lower-cased ASCII text without any of these cannot match a pattern above
+_TRIGGERS = ("bearer", "eyj", "token", "client_secret", "password", "basic")
+
+
 def redact(text: str) -> str:
     """``text`` with bearer tokens, JWTs and token-valued fields replaced."""
+    if text.isascii():
+        # Every log line passes here (message and each field, twice): most hold none of the
+        # words a pattern starts from. ASCII only: for other text, case-insensitive regex
+        # matching knows foldings (e.g. U+017F for "s") that str.lower() does not.
+        lowered = text.lower()
+        if not any(word in lowered for word in _TRIGGERS):
+            return text
     for pattern, replacement in _REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
