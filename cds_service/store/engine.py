@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -45,9 +47,9 @@ def _sqlite_engine(url: URL) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            if url.database not in (None, "", ":memory:"):
-                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            if url.database not in (None, "", ":memory:"):
+                _ensure_wal(cursor)
             cursor.execute("PRAGMA foreign_keys=ON")
             # WAL + NORMAL: a commit survives a process crash; only an OS crash or power
             # loss can lose the last transactions (SQLite documentation, "WAL mode").
@@ -67,3 +69,24 @@ def _sqlite_engine(url: URL) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _ensure_wal(cursor: Any) -> None:
+    """Put the database file in WAL mode (persistent: once set, every connection sees it).
+
+    Switching a new file to WAL needs an exclusive lock and SQLite answers "database is
+    locked" at once, without its busy handler, while another connection (a second worker
+    starting at the same moment) holds any lock. So: skip when already WAL, else retry
+    within the busy timeout.
+    """
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)

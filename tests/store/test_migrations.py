@@ -144,3 +144,27 @@ def test_sqlite_connections_use_wal_busy_timeout_and_foreign_keys(
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         assert int(conn.exec_driver_sql("PRAGMA busy_timeout").scalar() or 0) >= 5000
+
+
+def test_a_new_sqlite_file_locked_by_another_worker_still_opens(tmp_path: Path) -> None:
+    """Switching a new file to WAL needs an exclusive lock, and SQLite refuses at once
+    (no busy wait) while another connection holds one: two workers starting together
+    made one fail with "database is locked". The store now waits for the lock."""
+    import sqlite3
+
+    path = tmp_path / "new.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other_worker (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO other_worker VALUES (1)")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    store = open_store(Settings(database_url=f"sqlite:///{path}"))
+    try:
+        store.upgrade()
+        with store.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        release.join()
+        holder.close()
+        store.close()
