@@ -43,7 +43,7 @@ def test_the_schema_is_the_one_surely_valid_mirrors() -> None:
     )
     assert (
         hashlib.sha256(text).hexdigest()
-        == "0f3800e852e3f8270d7a572185a1c97db5e610af068dcffe1831967fdc1d79f4"
+        == "ee4bef775e68dfe3cb39e825e461eab63a23ab8c177cb5e871332fdc93786a18"
     )
 
 
