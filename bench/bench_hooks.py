@@ -438,7 +438,7 @@ def main() -> int:
     if extra:
         print(
             f"\nother configurations (sync = {args.workers} sync workers; gthread = "
-            f"{args.workers} workers x {args.gthread_threads} threads; no-prefetch = 5 parallel "
+            f"{args.workers} workers x {args.gthread_threads} threads; no-prefetch = 6 parallel "
             f"FHIR queries to a loopback FHIR server answering after {args.fhir_delay_ms:g} ms):"
         )
         print("| configuration | concurrency | hooks/s | p50 / p99 ms | errors |")

@@ -1,4 +1,4 @@
-"""A loopback FHIR server for the no-prefetch benchmark: answers the five prefetch queries
+"""A loopback FHIR server for the no-prefetch benchmark: answers the six prefetch queries
 for the benchmark patient from pre-serialised bodies, after an optional delay."""
 
 from __future__ import annotations
