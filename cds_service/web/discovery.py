@@ -24,8 +24,8 @@ DESCRIPTION = (
 USAGE_REQUIREMENTS = (
     "Needs the patient's Conditions and recent Observations (liver panel, coagulation, blood "
     "count, viral markers), by prefetch or by a fhirServer with fhirAuthorization granting "
-    "read access to Patient, Condition, Observation, MedicationRequest and Procedure. Without "
-    "them the service answers 412."
+    "read access to Patient, Condition, Observation, MedicationRequest, MedicationStatement "
+    "and Procedure. Without them the service answers 412."
 )
 
 
