@@ -240,6 +240,20 @@ class Context:
     def decompensation_events(self) -> Events:
         return self.events(*DECOMPENSATION_EVENTS)
 
+    @cached_property
+    def decompensation_history(self) -> tuple[ConditionFact, ...]:
+        """Every decompensation event on record, active or resolved, however old.
+
+        Spec §4.4 '"early B" = score 7 with no decompensation event' has no time limit (unlike
+        the 12-month exclusion): a patient who once decompensated is not "early B".
+        """
+        found: list[ConditionFact] = []
+        for concept in DECOMPENSATION_EVENTS:
+            for fact in self.facts.conditions.get(concept, ()):
+                if fact not in found:
+                    found.append(fact)
+        return tuple(found)
+
     # --- scores ---------------------------------------------------------------------------------
     def recent(self, analyte: str) -> LabResult | None:
         """Newest valued result within the liver-panel window (90 days), memoised."""

@@ -139,17 +139,28 @@ def active_viral_hepatitis(ctx: Context) -> Finding:
     met: list[str] = []
     unknown: list[str] = []
     evidence: list[Evidence] = []
+    # Spec §4.2: ANY detectable HCV RNA within 12 months / HBV DNA above the limit within 6
+    # months excludes; a newer undetectable or lower result does not clear it (it may be an
+    # on-treatment value, not a cure).
     hcv_rna = ctx.latest("hcv-rna", "hcv-rna-exclusion", valued=False)
-    if hcv_rna is not None and hcv_rna.detected is True:
-        met.append(f"HCV RNA detectable on {on(hcv_rna)}")
-        evidence.append(hcv_rna.evidence("HCV RNA", "detectable"))
+    hcv_detected = next(
+        (r for r in ctx.results("hcv-rna", "hcv-rna-exclusion", valued=False) if r.detected),
+        None,
+    )
+    if hcv_detected is not None:
+        met.append(f"HCV RNA detectable on {on(hcv_detected)} (within 12 months)")
+        evidence.append(hcv_detected.evidence("HCV RNA", "detectable within 12 months"))
     hbv_dna = ctx.latest("hbv-dna", "viral-load", valued=False)
-    if hbv_dna is not None:
+    hbv_high = next(
+        (r for r in ctx.results("hbv-dna", "viral-load", valued=False) if _hbv_above(r, limit)),
+        None,
+    )
+    if hbv_high is not None:
+        met.append(f"HBV DNA above {limit:g} IU/mL on {on(hbv_high)} (within 6 months)")
+        evidence.append(hbv_high.evidence("HBV DNA", f"above {limit:g} IU/mL"))
+    elif hbv_dna is not None:
         above = _hbv_above(hbv_dna, limit)
-        if above:
-            met.append(f"HBV DNA above {limit:g} IU/mL on {on(hbv_dna)}")
-            evidence.append(hbv_dna.evidence("HBV DNA", f"above {limit:g} IU/mL"))
-        elif above is None:
+        if above is None:
             unknown.append(
                 f"HBV DNA on {on(hbv_dna)} cannot be compared with {limit:g} IU/mL "
                 "(detectable but not quantified in IU/mL, or censored above the limit)"
@@ -179,6 +190,24 @@ def active_viral_hepatitis(ctx: Context) -> Finding:
     return Finding(NOT_MET, "recent viral loads do not show active hepatitis B or C", tuple(shown))
 
 
+def _beyond(result: LabResult, limit: float, above: bool) -> bool | None:
+    """Whether the true value is above (or below) ``limit``; None when a censored result
+    (spec §1: "<x" means below x, ">x" above x) cannot tell."""
+    value, comparator = result.value, result.comparator
+    assert value is not None
+    if comparator is None:
+        return value > limit if above else value < limit
+    if comparator in ((">", ">=") if above else ("<", "<=")):
+        # Censored in the direction of the threshold: proven once the bound reaches it.
+        strict = comparator in (">", "<")
+        reached = (value >= limit if above else value <= limit) if strict else (
+            value > limit if above else value < limit
+        )
+        return True if reached else None
+    # Censored the other way: cleared only when the bound itself is on the safe side.
+    return False if (value <= limit if above else value >= limit) else None
+
+
 def coagulation(ctx: Context) -> Finding:
     met: list[str] = []
     evidence: list[Evidence] = []
@@ -191,16 +220,25 @@ def coagulation(ctx: Context) -> Finding:
     platelets = ctx.recent("platelets")
     pt = ctx.recent("pt")
     notes: list[str] = []
+    censored: list[str] = []  # censored results that can neither prove nor clear (spec §1)
     if inr is not None and inr.value is not None:
         if anticoagulated is not None:
             notes.append("INR not interpretable on anticoagulation")
             evidence.append(inr.evidence("INR", "on anticoagulation: not used"))
-        elif inr.value > ctx.t["inr-coagulopathy"] and inr.comparator not in ("<", "<="):
-            met.append(
-                f"INR {fmt(inr.value)} on {on(inr)} above {ctx.t['inr-coagulopathy']:g} off "
-                "anticoagulation"
-            )
-            evidence.append(inr.evidence("INR", f"above {ctx.t['inr-coagulopathy']:g}"))
+        else:
+            inr_high = _beyond(inr, ctx.t["inr-coagulopathy"], above=True)
+            if inr_high:
+                met.append(
+                    f"INR {inr.value_text or fmt(inr.value)} on {on(inr)} above "
+                    f"{ctx.t['inr-coagulopathy']:g} off anticoagulation"
+                )
+                evidence.append(inr.evidence("INR", f"above {ctx.t['inr-coagulopathy']:g}"))
+            elif inr_high is None:
+                censored.append(
+                    f"INR {inr.value_text} on {on(inr)} cannot be compared with "
+                    f"{ctx.t['inr-coagulopathy']:g}"
+                )
+                evidence.append(inr.evidence("INR", "censored: not comparable"))
     if (
         pt is not None
         and pt.value is not None
@@ -208,32 +246,34 @@ def coagulation(ctx: Context) -> Finding:
         and anticoagulated is None
     ):
         prolonged = pt.value - pt.ref_high
-        if prolonged > ctx.t["pt-prolongation"] and pt.comparator not in ("<", "<="):
+        if _beyond(pt, pt.ref_high + ctx.t["pt-prolongation"], above=True):
             met.append(f"PT prolonged {prolonged:.1f} s beyond the lab's upper limit on {on(pt)}")
             evidence.append(
                 pt.evidence("Prothrombin time", f"{prolonged:.1f} s above the upper limit")
             )
     severe = ctx.t["platelets-severe"]
-    if (
-        platelets is not None
-        and platelets.value is not None
-        and platelets.value < severe
-        and platelets.comparator not in (">", ">=")
-    ):
-        met.append(
-            f"platelets {fmt(platelets.value)} x10^9/L on {on(platelets)} below "
-            f"{ctx.t['platelets-severe']:g}"
-        )
-        evidence.append(
-            platelets.evidence("Platelets", f"below {ctx.t['platelets-severe']:g} x10^9/L")
-        )
+    if platelets is not None and platelets.value is not None:
+        low = _beyond(platelets, severe, above=False)
+        if low:
+            met.append(
+                f"platelets {platelets.value_text or fmt(platelets.value)} x10^9/L on "
+                f"{on(platelets)} below {severe:g}"
+            )
+            evidence.append(platelets.evidence("Platelets", f"below {severe:g} x10^9/L"))
+        elif low is None:
+            censored.append(
+                f"platelets {platelets.value_text} x10^9/L on {on(platelets)} cannot be "
+                f"compared with {severe:g}"
+            )
+            evidence.append(platelets.evidence("Platelets", "censored: not comparable"))
     if anticoagulated is not None:
         evidence.append(anticoagulated)
     if met:
         return Finding(MET, "; ".join(met), tuple(evidence))
     missing = [name for name, r in (("INR", inr), ("platelet count", platelets)) if r is None]
-    if missing:
-        return Finding(UNKNOWN, f"no {' or '.join(missing)} in the last 90 days", tuple(evidence))
+    if missing or censored:
+        why = ([f"no {' or '.join(missing)} in the last 90 days"] if missing else []) + censored
+        return Finding(UNKNOWN, "; ".join(why), tuple(evidence))
     assert inr is not None
     assert platelets is not None
     evidence[:0] = [inr.evidence("INR"), platelets.evidence("Platelets")]
@@ -402,12 +442,18 @@ def cirrhosis_child_pugh(ctx: Context) -> Finding:
             cirrhosis,
         )
     cp_ev = Evidence("Child-Pugh score", value=cp.value, value_text=cp.band, note="estimated")
-    if cp.value > 7 or (cp.value == 7 and ctx.decompensation_events.counted):
-        why = "with a decompensation event" if cp.value == 7 else "beyond early B"
+    history = ctx.decompensation_history
+    if cp.value > 7 or (cp.value == 7 and history):
+        why = (
+            "with a decompensation event on record (early B requires none, however old)"
+            if cp.value == 7
+            else "beyond early B"
+        )
+        shown = tuple(f.evidence(f.display or "Decompensation event") for f in history)
         return Finding(
             NOT_MET,
             f"cirrhosis with Child-Pugh {cp.value:g} (class {cp.band}) {why}",
-            (*cirrhosis, cp_ev),
+            (*cirrhosis, cp_ev, *(shown if cp.value == 7 else ())),
         )
     stage = (
         "A"

@@ -20,10 +20,11 @@ from cds_service.clinical.workup import WORKUP_CATALOG
 AMBIGUITIES = """\
 ## Clinical ambiguities resolved in this ruleset (for clinician review)
 
-1. **Viral-hepatitis exclusion reads the newest viral load.** "HCV RNA detectable within 12
-   months" is read as "the newest HCV RNA within 12 months is detectable", so a patient cured
-   after a detectable result 10 months ago is not excluded (the survivor path then applies).
-   HBV DNA likewise uses the newest result within 6 months.
+1. **Viral-hepatitis exclusion reads every viral load in its window** (spec §4.2, as written):
+   any detectable HCV RNA within 12 months, or any HBV DNA above 2,000 IU/mL within 6 months,
+   excludes, even when a newer result is undetectable or lower (that may be an on-treatment
+   value, not a cure). The survivor path therefore needs the last detectable HCV RNA to be more
+   than 12 months old. "Unknown" for an unquantified HBV DNA is judged on the newest result.
 2. **F1-F3 by elastography has a lower bound of 8 kPa.** The spec says "elastography < 15 kPa
    with a liver indication", which literally includes normal stiffness; the ruleset uses the
    spec's own low-risk band (< 8 kPa) as the lower edge (`lsm-fibrosis-min`). The viral-survivor
@@ -36,7 +37,8 @@ AMBIGUITIES = """\
 4. **Ascites / encephalopathy grades** are not coded: an active code scores 2 points (a lower
    bound, "mild" / "grade 1-2"); no code scores 1. Every Child-Pugh is therefore "estimated".
    Resolved events within 12 months count for the decompensation exclusion but not for the
-   current Child-Pugh grade.
+   current Child-Pugh grade. "Early B" (score 7) requires no decompensation event on record at
+   all, however old (the spec gives that clause no time limit).
 5. **Anticoagulation** (active anticoagulant MedicationRequest/Statement or Z79.01): the INR is
    not used for the coagulation exclusion, PT prolongation is not used either, Child-Pugh is not
    computed, and MELD-Na >= 15 counts as proven only if it stays >= 15 with INR set to 1.0

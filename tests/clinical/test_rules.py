@@ -501,7 +501,8 @@ def test_indication_viral_survivor_hcv(engine: ClinicalEngine) -> None:
     a = evaluate(
         engine,
         condition("B18.2"),
-        lab("hcv-rna", 250000, 300),
+        # Detectable over 12 months ago: a detectable result within 12 months excludes (§4.2).
+        lab("hcv-rna", 250000, 400),
         observation("11011-4", days=150, value_string="Not detected"),
         observation("11011-4", days=30, value_string="<15"),
         *elevated_alt(),
