@@ -551,6 +551,13 @@ class Normaliser:
             if censored:
                 comparator = _COMPARATORS.get(censored.group(1), censored.group(1))
                 original_value = float(censored.group(2))
+                if kind.unit_optional:
+                    # Dimensionless (INR): "<1.1" / ">8" is readable as it stands (spec §1).
+                    value = original_value
+                elif not kind.qualitative and match.analyte not in VIRAL_LOADS:
+                    # Kept (value None) so the rules see a newer result they cannot read; its
+                    # unit is never guessed.
+                    notes.append(_unit_note(label, None, ref))
             elif lowered in self.rules.negative_text:
                 detected = False
             elif lowered in self.rules.positive_text:

@@ -221,6 +221,17 @@ def coagulation(ctx: Context) -> Finding:
     pt = ctx.recent("pt")
     notes: list[str] = []
     censored: list[str] = []  # censored results that can neither prove nor clear (spec §1)
+    for analyte, name in (("inr", "INR"), ("platelets", "platelet count")):
+        newest = ctx.latest(analyte, "liver-panel", valued=False)
+        if newest is not None and newest.value is None and newest.comparator is not None:
+            # A newer censored result without a unit: an older result must not clear it.
+            if analyte == "inr" and anticoagulated is not None:
+                continue
+            censored.append(
+                f"newest {name} {newest.value_text} on {on(newest)} has no unit: cannot be "
+                "compared with the threshold (a unit is never guessed)"
+            )
+            evidence.append(newest.evidence(newest.label, "censored, no unit: not comparable"))
     if inr is not None and inr.value is not None:
         if anticoagulated is not None:
             notes.append("INR not interpretable on anticoagulation")

@@ -52,7 +52,11 @@ AMBIGUITIES = """\
    reported as an unconvertible unit and only its detectability is read; a detectable but
    unquantified HBV DNA leaves the exclusion "unknown".
 9. **Censored viral loads** ("<15", comparator "<") are read as undetectable (spec §1), even
-   when the limit is above the assay's LLOQ.
+   when the limit is above the assay's LLOQ. Other censored results are "beyond the limit": they
+   prove a threshold only when the limit reaches it (INR ">1.5", platelets "<20") and otherwise
+   leave the exclusion "unknown" (platelets "<60"). INR as text (">8") is read as it stands
+   (dimensionless); a censored count as text without a unit is reported, never converted, and
+   an older result does not clear the coagulation exclusion in its place.
 10. **A reference range bound without a unit** is read in the unit of the result itself.
 11. **Partial dates** ("2024", "2024-05") denote the whole interval: results are dated at its
     start (stale sooner), condition look-backs use its end (count longer).

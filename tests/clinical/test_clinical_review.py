@@ -149,3 +149,36 @@ def test_platelets_censored_below_50_excludes(engine: ClinicalEngine) -> None:
         engine, *masld_candidate(platelets=None), lab("platelets", 20, 5, comparator="<")
     )
     assert status(a, "exclusion.coagulation") is MET
+
+
+# §1 censored values as text (valueString "<10"): INR is dimensionless, so "> 8" is readable;
+# a censored count without a unit is reported (never guessed) and an older result must not clear
+# the coagulation exclusion in its place.
+
+
+def test_inr_censored_text_above_threshold_excludes_despite_older_normal_inr(
+    engine: ClinicalEngine,
+) -> None:
+    a = evaluate(engine, *masld_candidate(), observation("6301-6", days=2, value_string=">8"))
+    r = rule(a, "exclusion.coagulation")
+    assert r.status is MET
+    assert ">8" in r.reason
+
+
+def test_inr_censored_text_counts_as_a_recent_inr(engine: ClinicalEngine) -> None:
+    a = evaluate(
+        engine, *masld_candidate(inr=None), observation("6301-6", days=2, value_string="<1.1")
+    )
+    assert status(a, "exclusion.coagulation") is NOT_MET
+    assert all(w.id != "workup.inr" for w in a.workup)
+
+
+def test_platelets_censored_text_without_unit_is_unknown_and_reported(
+    engine: ClinicalEngine,
+) -> None:
+    a = evaluate(engine, *masld_candidate(), observation("777-3", days=2, value_string="<20"))
+    r = rule(a, "exclusion.coagulation")
+    assert r.status is UNKNOWN  # the older normal count does not clear it
+    assert "<20" in r.reason
+    assert a.outcome is Outcome.WORKUP_INCOMPLETE
+    assert any(n.code == "missing-unit" for n in a.data_quality)
