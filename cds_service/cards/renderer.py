@@ -42,6 +42,7 @@ from cds_service.cards.views import (
     monitoring_item_view,
     planned_schedule_view,
     rule_view,
+    score_results,
     score_view,
     workup_view,
 )
@@ -228,6 +229,7 @@ class CardRenderer:
                 {"message": n.message, "resource": n.resource_ref or ""} for n in a.data_quality
             ],
             "scores": [score_view(s) for s in a.scores],
+            "score_results": score_results(a.scores, self._units),
         }
 
     def _excluded(self, a: Assessment, common: dict[str, Any], uuids: UuidFactory) -> Card:

@@ -163,6 +163,23 @@ def score_notes(score: ScoreResult) -> str:
     return "; ".join(notes)
 
 
+def score_results(scores: Sequence[ScoreResult], units: Units = NO_UNITS) -> list[str]:
+    """The results the computed scores rest on, each once, with value, date and resource.
+
+    A score is evidence too (MELD-Na >= 15 excludes, Child-Pugh decides a path): the
+    clinician must be able to trace it to the laboratory results it was computed from.
+    """
+    seen: dict[str, str] = {}
+    for score in scores:
+        if score.value is None:
+            continue
+        for i in score.inputs:
+            e = i.evidence
+            if e is not None and e.resource_ref and e.resource_ref not in seen:
+                seen[e.resource_ref] = evidence_inline(e, units)
+    return list(seen.values())
+
+
 def score_view(score: ScoreResult) -> View:
     return {
         "id": score.id,

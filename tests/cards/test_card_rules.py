@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -425,3 +426,17 @@ def test_orders_without_a_usable_code_or_name_are_said(renderer: CardRenderer) -
         in (card["detail"])
     )
     assert card_errors(card) == []
+
+
+def test_scores_are_traced_to_the_results_they_were_computed_from(
+    renderer: CardRenderer,
+) -> None:
+    """A score is evidence too (MELD-Na >= 15 excludes): each result it used is listed once,
+    with its value, date and resource; a score that was not computed lists nothing."""
+    assessment = replace(
+        b.excluded_single(), scores=(b.meld_na(24), b.meld_na(None), b.meld_na(24))
+    )
+    (card,) = renderer.render(assessment, PATIENT_ID, CountingUuids())
+    detail = card["detail"]
+    assert "Results the scores were computed from:" in detail
+    assert detail.count("Creatinine 0.8 mg/dL, 2026-10-20, Observation/cr") == 1
