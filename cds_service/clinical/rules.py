@@ -713,9 +713,17 @@ def pbc_udca(ctx: Context) -> Finding:
 def psc(ctx: Context) -> Finding:
     if not ctx.active("psc"):
         return Finding(NOT_MET, "no primary sclerosing cholangitis diagnosis on record")
-    if ctx.decompensation_events.counted:
+    history = ctx.decompensation_history  # "without decompensation": any event, however old
+    if history:
         return _with_diagnosis(
-            ctx, ("psc",), "PSC", Finding(NOT_MET, "decompensation event on record")
+            ctx,
+            ("psc",),
+            "PSC",
+            Finding(
+                NOT_MET,
+                "decompensation event on record (PSC path requires none, however old)",
+                tuple(f.evidence(f.display or "Decompensation event") for f in history),
+            ),
         )
     bili, cr = ctx.recent("bilirubin"), ctx.recent("creatinine")
     missing = [n for n, r in (("bilirubin", bili), ("creatinine", cr)) if r is None]

@@ -38,7 +38,8 @@ AMBIGUITIES = """\
    bound, "mild" / "grade 1-2"); no code scores 1. Every Child-Pugh is therefore "estimated".
    Resolved events within 12 months count for the decompensation exclusion but not for the
    current Child-Pugh grade. "Early B" (score 7) requires no decompensation event on record at
-   all, however old (the spec gives that clause no time limit).
+   all, however old (the spec gives that clause no time limit); so does the PSC path ("without
+   decompensation").
 5. **Anticoagulation** (active anticoagulant MedicationRequest/Statement or Z79.01): the INR is
    not used for the coagulation exclusion, PT prolongation is not used either, Child-Pugh is not
    computed, and MELD-Na >= 15 counts as proven only if it stays >= 15 with INR set to 1.0

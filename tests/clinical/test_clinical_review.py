@@ -182,3 +182,21 @@ def test_platelets_censored_text_without_unit_is_unknown_and_reported(
     assert "<20" in r.reason
     assert a.outcome is Outcome.WORKUP_INCOMPLETE
     assert any(n.code == "missing-unit" for n in a.data_quality)
+
+
+# §4.4 "PSC without decompensation": a decompensation within 12 months is already an exclusion;
+# the candidacy clause is read like early B: no decompensation event on record, however old.
+
+
+def test_psc_with_an_old_decompensation_event_does_not_meet(engine: ClinicalEngine) -> None:
+    old_bleed = condition("I85.11", clinical="resolved", onset_days=900, abatement_days=880)
+    a = evaluate(engine, condition("K83.01"), old_bleed, *panel(10), lab("creatinine", 0.9, 10))
+    assert status(a, "exclusion.decompensation") is NOT_MET
+    r = rule(a, "indication.psc")
+    assert r.status is NOT_MET
+    assert "decompensation" in r.reason
+
+
+def test_psc_without_decompensation_meets(engine: ClinicalEngine) -> None:
+    a = evaluate(engine, condition("K83.01"), *panel(10), lab("creatinine", 0.9, 10))
+    assert status(a, "indication.psc") is MET
