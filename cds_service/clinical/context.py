@@ -295,7 +295,14 @@ class Context:
             None if sex is None else sex == "female",
             self.anticoagulation,
             self.t["meld-na-exclusion"],
+            self.dialysis,
         )
+
+    @cached_property
+    def dialysis(self) -> Evidence | None:
+        for fact in self.active("renal-dialysis"):
+            return fact.evidence(fact.display or "Renal dialysis")
+        return None
 
     @cached_property
     def fib4(self) -> ScoreResult:

@@ -80,10 +80,13 @@ AMBIGUITIES = """\
     with that reason (there is no test to order): clinician judgement.
 20. **Post-infusion items** not yet done and whose window has not passed are "due" (with their
     due date, possibly in the future); "overdue" once due date + tolerance has passed.
-21. **Not read by this ruleset** (known limits): dialysis (MELD uses the measured creatinine,
-    never the dialysis value 4.0 / 3.0); the cholestatic Child-Pugh bilirubin bands for PBC/PSC;
-    elastography reliability (IQR/median); Observations that carry results only in `component`;
-    imaging reports; medication doses and treatment end dates.
+21. **Dialysis** (spec §3 "dialysis -> 4.0") is read from an active Z99.2 (dependence on renal
+    dialysis; code not in the spec's list, verification M): MELD and MELD-Na use creatinine 4.0,
+    MELD 3.0 uses 3.0, and a measured creatinine is still required. Dialysis procedures (the
+    OPTN "twice in the prior week" rule) are not read.
+    **Not read by this ruleset** (known limits): the cholestatic Child-Pugh bilirubin bands
+    for PBC/PSC; elastography reliability (IQR/median); Observations that carry results only in
+    `component`; imaging reports; medication doses and treatment end dates.
 """
 
 

@@ -315,11 +315,31 @@ def meld_scores(
     female: bool | None,
     anticoagulated: Evidence | None,
     threshold: float,
+    dialysis: Evidence | None = None,
 ) -> tuple[ScoreResult, ScoreResult, ScoreResult]:
-    """MELD(i), MELD-Na and MELD 3.0 from the same inputs (mg/dL, mmol/L, g/dL)."""
-    flags = (
+    """MELD(i), MELD-Na and MELD 3.0 from the same inputs (mg/dL, mmol/L, g/dL).
+
+    On renal dialysis creatinine is set to 4.0 mg/dL (MELD, MELD-Na) and 3.0 (MELD 3.0), §3.
+    """
+    flags: tuple[str, ...] = (
         ("INR on anticoagulation: MELD overestimates liver dysfunction",) if anticoagulated else ()
     )
+    if dialysis is not None:
+        flags += ("on renal dialysis: creatinine set to 4.0 mg/dL (MELD 3.0: 3.0)",)
+    on_dialysis = dialysis is not None
+
+    def creatinine_input(result: LabResult, cap: float) -> ScoreInput:
+        if not on_dialysis:
+            return _lab_input("creatinine", result, 1.0, cap)
+        return ScoreInput(
+            name="creatinine",
+            value=cap,
+            unit=result.unit,
+            evidence=result.evidence(),
+            clamped_from=_v(result) if _v(result) != cap else None,
+            note=f"on renal dialysis: set to {cap:g} mg/dL",
+        )
+
     base = {"creatinine": creatinine, "bilirubin": bilirubin, "INR": inr}
     results: list[ScoreResult] = []
     missing = _missing(base)
@@ -330,9 +350,9 @@ def meld_scores(
             )
         )
     else:
-        value = meld_i(_v(creatinine), _v(bilirubin), _v(inr))
+        value = meld_i(_v(creatinine), _v(bilirubin), _v(inr), on_dialysis)
         inputs: tuple[ScoreInput, ...] = (
-            _lab_input("creatinine", creatinine, 1.0, 4.0),
+            creatinine_input(creatinine, 4.0),
             _lab_input("bilirubin", bilirubin, 1.0),
             _lab_input("INR", inr, 1.0),
         )
@@ -363,9 +383,9 @@ def meld_scores(
             )
         )
     else:
-        na_value = meld_na(_v(creatinine), _v(bilirubin), _v(inr), _v(sodium))
+        na_value = meld_na(_v(creatinine), _v(bilirubin), _v(inr), _v(sodium), on_dialysis)
         inputs = (
-            _lab_input("creatinine", creatinine, 1.0, 4.0),
+            creatinine_input(creatinine, 4.0),
             _lab_input("bilirubin", bilirubin, 1.0),
             _lab_input("INR", inr, 1.0),
             _lab_input("sodium", sodium, 125.0, 137.0),
@@ -406,12 +426,20 @@ def meld_scores(
             )
         )
     else:
-        v3 = meld_3(bool(female), _v(bilirubin), _v(sodium), _v(inr), _v(creatinine), _v(albumin))
+        v3 = meld_3(
+            bool(female),
+            _v(bilirubin),
+            _v(sodium),
+            _v(inr),
+            _v(creatinine),
+            _v(albumin),
+            on_dialysis,
+        )
         inputs = (
             _lab_input("bilirubin", bilirubin, 1.0),
             _lab_input("sodium", sodium, 125.0, 137.0),
             _lab_input("INR", inr, 1.0),
-            _lab_input("creatinine", creatinine, 1.0, 3.0),
+            creatinine_input(creatinine, 3.0),
             _lab_input("albumin", albumin, 1.5, 3.5),
             ScoreInput("sex", "female" if female else "male", None, None),
         )

@@ -200,3 +200,38 @@ def test_psc_with_an_old_decompensation_event_does_not_meet(engine: ClinicalEngi
 def test_psc_without_decompensation_meets(engine: ClinicalEngine) -> None:
     a = evaluate(engine, condition("K83.01"), *panel(10), lab("creatinine", 0.9, 10))
     assert status(a, "indication.psc") is MET
+
+
+# §3 MELD: "Cr capped 4.0 (dialysis -> 4.0)" (MELD 3.0: Cr <= 3.0, dialysis -> 3.0). The engine
+# never read dialysis, so a patient on dialysis with a low post-dialysis creatinine had a MELD-Na
+# far below 15 and the MELD-Na exclusion was cleared.
+
+
+def _cirrhosis_on_dialysis(*extra: dict[str, object]) -> list[dict[str, object]]:
+    return [
+        condition("K74.60"),
+        *elevated_alt(),
+        *panel(10, alt=80, bilirubin=1.0, inr=1.0),
+        lab("creatinine", 1.5, 10),
+        lab("sodium", 137, 10),
+        *extra,  # type: ignore[list-item]
+    ]
+
+
+def test_meld_na_uses_creatinine_4_on_dialysis(engine: ClinicalEngine) -> None:
+    a = evaluate(engine, *_cirrhosis_on_dialysis(condition("Z99.2")))  # type: ignore[arg-type]
+    meld_na = next(s for s in a.scores if s.id == "meld-na")
+    assert meld_na.value == 20  # 10 x round(0.957 ln 4 + 0.643, 1)
+    creatinine = next(i for i in meld_na.inputs if i.name == "creatinine")
+    assert creatinine.value == 4.0
+    assert creatinine.clamped_from == 1.5
+    assert status(a, "exclusion.meld-na") is MET
+    assert a.outcome is Outcome.EXCLUDED
+    meld3 = next(s for s in a.scores if s.id == "meld-3.0")
+    assert next(i for i in meld3.inputs if i.name == "creatinine").value == 3.0
+
+
+def test_meld_na_uses_measured_creatinine_without_dialysis(engine: ClinicalEngine) -> None:
+    a = evaluate(engine, *_cirrhosis_on_dialysis())  # type: ignore[arg-type]
+    assert next(s for s in a.scores if s.id == "meld-na").value == 10
+    assert status(a, "exclusion.meld-na") is NOT_MET
