@@ -257,7 +257,12 @@ def coagulation(ctx: Context) -> Finding:
         and anticoagulated is None
     ):
         prolonged = pt.value - pt.ref_high
-        if _beyond(pt, pt.ref_high + ctx.t["pt-prolongation"], above=True):
+        limit = ctx.t["pt-prolongation"]
+        if (
+            prolonged > limit
+            if pt.comparator is None
+            else _beyond(pt, pt.ref_high + limit, above=True)
+        ):
             met.append(f"PT prolonged {prolonged:.1f} s beyond the lab's upper limit on {on(pt)}")
             evidence.append(
                 pt.evidence("Prothrombin time", f"{prolonged:.1f} s above the upper limit")
