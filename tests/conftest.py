@@ -7,6 +7,7 @@ apart from the clinical rules). Outbound FHIR calls are faked with ``responses``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,9 @@ from flask.testing import FlaskClient
 from cds_service.config import Settings
 from cds_service.deps import Dependencies
 
+#: words no card may ever use (clinical honesty). Kept here, apart from the card
+#: definitions' own list, so the tests do not trust the configuration they check.
+FORBIDDEN_WORDS = re.compile(r"\b(?:eligible|recommended|cure)\b", re.IGNORECASE)
 #: the instant every test runs at (fixture patients' dates are computed from 2026-11-01)
 FROZEN_NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 #: the fake EHR FHIR server of the tests (faked with ``responses``; never contacted)

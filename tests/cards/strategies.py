@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime
 
 from hypothesis import strategies as st
@@ -25,8 +24,7 @@ from cds_service.clinical.model import (
     WorkupItem,
     WorkupStatus,
 )
-
-FORBIDDEN = re.compile(r"\b(?:eligible|recommended|cure)\b", re.IGNORECASE)
+from tests.conftest import FORBIDDEN_WORDS as FORBIDDEN
 
 # Text from patient data and the ruleset: anything, long or short, but without the words
 # the service never uses (those would come from the data, not from the card wording).

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 
 from cds_service.cards import CardRenderer
 from cds_service.cards.samples import sample_assessments
 from tests.cards.builders import PATIENT_ID, SCENARIOS, CountingUuids
-
-FORBIDDEN = re.compile(r"\b(?:eligible|recommended|cure)\b", re.IGNORECASE)
+from tests.conftest import FORBIDDEN_WORDS as FORBIDDEN
 
 
 def _strings(value: object) -> list[str]:
