@@ -1,7 +1,13 @@
 """Parse one CDS Hooks 2.0 ``patient-view`` request body into a typed value.
 
-Order of checks, cheapest first: nesting depth (on the raw bytes), JSON syntax (orjson),
-JSON Schema, then the hook name. Every failure is an :class:`InvalidRequestError` naming the field.
+Order of checks, cheapest first: nesting depth (on the raw bytes), JSON syntax, JSON Schema,
+then the hook name. Every failure is an :class:`InvalidRequestError` naming the field.
+
+Two ways to read the body, one result: the common request (well-formed FHIR in its prefetch)
+is decoded by :func:`~cds_service.hooks.subset.decode_subset`, which keeps of each prefetched
+resource only the fields the service reads; anything that decoder does not take, and every
+request the hand-written envelope check does not accept, is parsed whole by orjson and checked
+against the JSON Schema, so errors and unusual requests take the one, complete path.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from typing import Any
 import orjson
 
 from cds_service.hooks.errors import InvalidRequestError
+from cds_service.hooks.subset import decode_subset
 from cds_service.hooks.validation import first_error, schema
 
 PATIENT_VIEW = "patient-view"
@@ -72,6 +79,9 @@ def parse_hook_request(raw: bytes, *, max_depth: int) -> HookRequest:
         raise InvalidRequestError(
             f"request body nests deeper than {max_depth} levels", issue_code="too-costly"
         )
+    subset = decode_subset(raw)
+    if subset is not None and surely_valid(subset):
+        return _hook_request(subset)
     try:
         document = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -165,6 +175,11 @@ def hook_request_from(document: Any) -> HookRequest:
     if problem is not None:
         where, message = problem
         raise InvalidRequestError(message, expression=where)
+    return _hook_request(document)
+
+
+def _hook_request(document: dict[str, Any]) -> HookRequest:
+    """The typed request from a document the schema accepts."""
     if document["hook"] != PATIENT_VIEW:
         raise InvalidRequestError(
             f"this service answers the {PATIENT_VIEW} hook only", expression="hook"
