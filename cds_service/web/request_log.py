@@ -16,6 +16,8 @@ from cds_service.logging import log_event, request_id_var
 _log = logging.getLogger("cds_service.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 REQUEST_ID_HEADER = "X-Request-ID"
+#: the ``auth`` field of an access-log line in dev mode (the line is then a WARNING)
+DEV_MODE_AUTH = "DEV MODE: JWT not verified"
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -44,7 +46,11 @@ def init_app(app: Flask, settings: Settings) -> None:
             fields["hook_instance"] = hook_instance
         if settings.log_patient_ids and g.get("patient_id"):
             fields["patient_id"] = g.patient_id
-        log_event(_log, "request", **fields)
+        if g.get("jwt_not_verified"):
+            fields["auth"] = DEV_MODE_AUTH
+            log_event(_log, "request", logging.WARNING, **fields)
+        else:
+            log_event(_log, "request", **fields)
         return response
 
     @app.teardown_request

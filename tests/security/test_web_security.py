@@ -242,8 +242,15 @@ def test_dev_mode_skips_jwt_and_warns_on_every_request(
     with app.test_client() as c, caplog.at_level(logging.WARNING, logger="cds_service"):
         for _ in range(2):
             assert post_hook(c, hook_request(standard_data())).status_code == 200
-    warnings = [r for r in caplog.records if "DEV MODE: JWT not verified" in r.getMessage()]
+    # one access-log line per request, raised to WARNING and saying so
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+        and getattr(r, "cds_fields", {}).get("auth") == "DEV MODE: JWT not verified"
+    ]
     assert len(warnings) == 2
+    assert len([r for r in caplog.records if r.name == "cds_service.access"]) == 2
 
 
 def test_dev_mode_refuses_a_non_loopback_host(make_app: MakeApp) -> None:
