@@ -190,8 +190,9 @@ def stage_timings(body: bytes, repeat: int = 200) -> dict[str, float]:
     from cds_service.config import Settings
     from cds_service.deps import Dependencies
     from cds_service.hooks.audit import NullAuditSink
-    from cds_service.hooks.request import parse_hook_request
+    from cds_service.hooks.request import nesting_exceeds, parse_hook_request
     from cds_service.hooks.service import patient_data_from, strip_empty
+    from cds_service.hooks.subset import decode_subset
 
     class NoStore(NullAuditSink):
         def ping(self) -> None:
@@ -219,6 +220,8 @@ def stage_timings(body: bytes, repeat: int = 200) -> dict[str, float]:
     return {
         "orjson.loads (the floor's whole work)": best(lambda: orjson.loads(body)),
         "parse + validate request": best(lambda: parse_hook_request(body, max_depth=64)),
+        "  of which: nesting check on the raw bytes": best(lambda: nesting_exceeds(body, 64)),
+        "  of which: typed subset decode (msgspec)": best(lambda: decode_subset(body)),
         "prefetch resolution": best(lambda: state.service._resolver.resolve(request)),
         "clinical engine": best(lambda: state.engine.evaluate(data, now)),
         "card rendering": best(
