@@ -2,7 +2,9 @@
 
 Checks in order: service id (404), content type (415), size (413, before and while
 reading), JSON depth and syntax (400), schema (400), hook name (400); then prefetch
-resolution (412) and evaluation. Every call, answered or refused, goes to the audit sink.
+resolution (412) and evaluation. Every call, answered or refused, goes to the audit sink,
+including a call the JWT check refused (401) before this view ran: its record holds no
+hook instance, user or patient, because an unauthenticated body is never read.
 """
 
 from __future__ import annotations
@@ -75,6 +77,16 @@ def call_service(service_id: str) -> Response:
         raise
     finally:
         _audit(state, service_id, hook_request, result, status, started)
+
+
+@blueprint.after_request
+def audit_refused_call(response: Response) -> Response:
+    """Audit a hook call the security layer answered with 401 (the view did not run)."""
+    if response.status_code == 401 and request.endpoint == "hooks.call_service":
+        service_id = str((request.view_args or {}).get("service_id", ""))
+        started = g.get("started") or time.perf_counter()
+        _audit(current_state(), service_id, None, None, 401, started)
+    return response
 
 
 def _audit(

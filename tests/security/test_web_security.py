@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 
 from cds_service.config import Settings
 from cds_service.security import DevModeNotAllowed, build_authenticator
-from tests.conftest import FHIR_BASE, FROZEN_NOW, MakeApp
+from tests.conftest import FHIR_BASE, FROZEN_NOW, MakeApp, RecordingAuditSink
 from tests.web.conftest import (
     TOKEN,
     FakeEngine,
@@ -114,6 +114,33 @@ def test_discovery_requires_jwt_for_its_own_url(client: FlaskClient, rs384: Sign
 def test_feedback_requires_jwt(client: FlaskClient) -> None:
     response = client.post(f"{SERVICE_PATH}/feedback", json={"feedback": []})
     assert response.status_code == 401
+
+
+def test_a_refused_hook_call_is_audited_without_reading_the_body(
+    make_app: MakeApp, settings: Settings, trust_settings: dict[str, Any], es384: SigningKey
+) -> None:
+    sink = RecordingAuditSink()
+    secured = settings.with_overrides(**trust_settings)
+    app = make_app(
+        engine=FakeEngine(),
+        renderer=FakeRenderer(),
+        store=sink,
+        authenticator=build_authenticator(secured, None, None, clock=lambda: FROZEN_NOW),
+        **trust_settings,
+    )
+    with app.test_client() as c:
+        assert post_hook(c, hook_request(standard_data())).status_code == 401
+        assert c.post(f"{SERVICE_PATH}/feedback", json={"feedback": []}).status_code == 401
+        assert c.get("/cds-services").status_code == 401
+        assert post_hook(c, hook_request(standard_data()), headers=auth(es384)).status_code == 200
+    # the hook calls only (feedback and discovery are not hook calls), refused one first
+    assert [r.status_code for r in sink.records] == [401, 200]
+    refused = sink.records[0]
+    assert refused.service_id == "msc-liver-screening"
+    assert refused.hook_instance is None
+    assert refused.user_id is None
+    assert refused.patient_id is None
+    assert refused.outcome is None
 
 
 @pytest.mark.parametrize(
