@@ -4,7 +4,8 @@
 #   docker run -p 8080:8080 -e CDS_TRUST_FILE=/config/trust.yaml \
 #     -e CDS_ALLOWED_FHIR_SERVERS=https://fhir.example.org/r4 -v $PWD/config:/config:ro \
 #     msc-liver-screening
-# (Not built in the project's CI machine, which has no Docker engine.)
+# (Not built in the project's CI machine, which has no Docker engine: scripts/check_image.py
+#  repeats these steps without Docker, and CI runs it.)
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
