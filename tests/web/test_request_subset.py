@@ -11,9 +11,9 @@ The fast path keeps, of each prefetched resource, only the fields declared in
 * bodies the full parser refuses are refused (invalid UTF-8, lone surrogates), and integers
   orjson reads differently are left to orjson.
 
-Requirement rows (cds-hooks-2.0-service-requirements.tsv): the fast path must not change how a
-request is validated or answered, so the rows on request validation and prefetch use
-(e.g. "prefetch data ... used when provided") stay covered by the same tests on both paths.
+Requirement rows (cds-hooks-2.0-service-requirements.tsv): 28 (FHIR data may come by
+prefetch: read the same on both paths) and 1 (data is JSON: a body that is not valid JSON text
+is refused on both paths).
 """
 
 from __future__ import annotations
@@ -228,6 +228,7 @@ def test_every_key_literal_of_the_fhir_readers_is_declared() -> None:
 # --- same answers --------------------------------------------------------------------------
 
 
+@pytest.mark.requirement("28")
 @pytest.mark.parametrize(("name", "body", "when"), REQUESTS, ids=[r[0] for r in REQUESTS])
 def test_fixture_requests_take_the_fast_path_and_answer_the_same(
     pipeline: LocalPipeline, name: str, body: bytes, when: datetime
@@ -310,6 +311,7 @@ def _with_unknown_field(raw_value: bytes) -> bytes:
     return VALID.rstrip()[:-1] + b',"x-unknown":' + raw_value + b"}"
 
 
+@pytest.mark.requirement("1")
 @pytest.mark.parametrize(
     "raw_value",
     [b'"\xff\xfe"', b'"\xed\xa0\x80"', b'"\\ud800"', b'"\\udc00x"', b"[1,2,]", b"tru"],
