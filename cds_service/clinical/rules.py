@@ -200,12 +200,42 @@ def _beyond(result: LabResult, limit: float, above: bool) -> bool | None:
     if comparator in ((">", ">=") if above else ("<", "<=")):
         # Censored in the direction of the threshold: proven once the bound reaches it.
         strict = comparator in (">", "<")
-        reached = (value >= limit if above else value <= limit) if strict else (
-            value > limit if above else value < limit
+        reached = (
+            (value >= limit if above else value <= limit)
+            if strict
+            else (value > limit if above else value < limit)
         )
         return True if reached else None
     # Censored the other way: cleared only when the bound itself is on the safe side.
     return False if (value <= limit if above else value >= limit) else None
+
+
+def _threshold(
+    result: LabResult,
+    limit: float,
+    found: tuple[list[str], list[str], list[Evidence]],
+    *,
+    above: bool,
+    name: str,
+    label: str,
+    unit: str = "",
+    suffix: str = "",
+) -> None:
+    """Compare one valued result with an exclusion threshold. Adds to ``found`` (met
+    reasons, censored reasons, evidence): a reason when beyond the limit, a "cannot be
+    compared" reason when a censored value cannot tell, nothing when clear."""
+    met, censored, evidence = found
+    word = "above" if above else "below"
+    beyond = _beyond(result, limit, above=above)
+    if beyond:
+        shown = result.value_text or fmt(result.value)
+        met.append(f"{name} {shown}{unit} on {on(result)} {word} {limit:g}{suffix}")
+        evidence.append(result.evidence(label, f"{word} {limit:g}{unit}"))
+    elif beyond is None:
+        censored.append(
+            f"{name} {result.value_text}{unit} on {on(result)} cannot be compared with {limit:g}"
+        )
+        evidence.append(result.evidence(label, "censored: not comparable"))
 
 
 def coagulation(ctx: Context) -> Finding:
@@ -221,6 +251,7 @@ def coagulation(ctx: Context) -> Finding:
     pt = ctx.recent("pt")
     notes: list[str] = []
     censored: list[str] = []  # censored results that can neither prove nor clear (spec §1)
+    found = (met, censored, evidence)
     for analyte, name in (("inr", "INR"), ("platelets", "platelet count")):
         newest = ctx.latest(analyte, "liver-panel", valued=False)
         if newest is not None and newest.value is None and newest.comparator is not None:
@@ -237,19 +268,15 @@ def coagulation(ctx: Context) -> Finding:
             notes.append("INR not interpretable on anticoagulation")
             evidence.append(inr.evidence("INR", "on anticoagulation: not used"))
         else:
-            inr_high = _beyond(inr, ctx.t["inr-coagulopathy"], above=True)
-            if inr_high:
-                met.append(
-                    f"INR {inr.value_text or fmt(inr.value)} on {on(inr)} above "
-                    f"{ctx.t['inr-coagulopathy']:g} off anticoagulation"
-                )
-                evidence.append(inr.evidence("INR", f"above {ctx.t['inr-coagulopathy']:g}"))
-            elif inr_high is None:
-                censored.append(
-                    f"INR {inr.value_text} on {on(inr)} cannot be compared with "
-                    f"{ctx.t['inr-coagulopathy']:g}"
-                )
-                evidence.append(inr.evidence("INR", "censored: not comparable"))
+            _threshold(
+                inr,
+                ctx.t["inr-coagulopathy"],
+                found,
+                above=True,
+                name="INR",
+                label="INR",
+                suffix=" off anticoagulation",
+            )
     if (
         pt is not None
         and pt.value is not None
@@ -267,21 +294,16 @@ def coagulation(ctx: Context) -> Finding:
             evidence.append(
                 pt.evidence("Prothrombin time", f"{prolonged:.1f} s above the upper limit")
             )
-    severe = ctx.t["platelets-severe"]
     if platelets is not None and platelets.value is not None:
-        low = _beyond(platelets, severe, above=False)
-        if low:
-            met.append(
-                f"platelets {platelets.value_text or fmt(platelets.value)} x10^9/L on "
-                f"{on(platelets)} below {severe:g}"
-            )
-            evidence.append(platelets.evidence("Platelets", f"below {severe:g} x10^9/L"))
-        elif low is None:
-            censored.append(
-                f"platelets {platelets.value_text} x10^9/L on {on(platelets)} cannot be "
-                f"compared with {severe:g}"
-            )
-            evidence.append(platelets.evidence("Platelets", "censored: not comparable"))
+        _threshold(
+            platelets,
+            ctx.t["platelets-severe"],
+            found,
+            above=False,
+            name="platelets",
+            label="Platelets",
+            unit=" x10^9/L",
+        )
     if anticoagulated is not None:
         evidence.append(anticoagulated)
     if met:
