@@ -30,6 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from generated_files import check, write  # noqa: E402  (scripts/, the script's own folder)
+
 from cds_service.bundle_prefetch import (  # noqa: E402
     hook_instance_for,
     hook_request,
@@ -126,18 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     files = build(args.fixtures, args.fhir_server)
     out: Path = args.out
     if args.check:
-        stale = [n for n, t in files.items()
-                 if not (out / n).exists() or (out / n).read_text() != t]
-        extra = sorted(p.name for p in out.glob("*.json") if p.name not in files)
-        for n in [*stale, *extra]:
-            print(f"out of date: {n}", file=sys.stderr)
-        return 1 if stale or extra else 0
-    out.mkdir(parents=True, exist_ok=True)
-    for old in out.glob("*.json"):
-        if old.name not in files:
-            old.unlink()
-    for name, text in files.items():
-        (out / name).write_text(text)
+        return check(out, files)
+    write(out, files)
     print(f"wrote {len(files) - 1} hook requests to {out}")
     return 0
 
