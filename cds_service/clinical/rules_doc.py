@@ -48,7 +48,8 @@ AMBIGUITIES = """\
    not read (INR and platelets still decide).
 7. **HCV cure (SVR12) without treatment dates**: the newest HCV RNA is undetectable and, if a
    detectable result is on file, the newest undetectable one is 12 weeks or more after it.
-   **HBV "on therapy"** needs an active HBV antiviral (entecavir, tenofovir, lamivudine; RxNorm M).
+   **HBV "on therapy"** needs an active HBV antiviral (entecavir, tenofovir disoproxil or
+   alafenamide, lamivudine: RxNorm ingredient codes only, see "Medications" below).
 8. **HBV DNA in copies/mL** (29615-2) is not converted (the factor is assay-specific): it is
    reported as an unconvertible unit and only its detectability is read; a detectable but
    unquantified HBV DNA leaves the exclusion "unknown".
@@ -81,12 +82,17 @@ AMBIGUITIES = """\
 20. **Post-infusion items** not yet done and whose window has not passed are "due" (with their
     due date, possibly in the future); "overdue" once due date + tolerance has passed.
 21. **Dialysis** (spec §3 "dialysis -> 4.0") is read from an active Z99.2 (dependence on renal
-    dialysis; code not in the spec's list, verification M): MELD and MELD-Na use creatinine 4.0,
+    dialysis; code not in the spec's list): MELD and MELD-Na use creatinine 4.0,
     MELD 3.0 uses 3.0, and a measured creatinine is still required. Dialysis procedures (the
     OPTN "twice in the prior week" rule) are not read.
     **Not read by this ruleset** (known limits): the cholestatic Child-Pugh bilirubin bands
     for PBC/PSC; elastography reliability (IQR/median); Observations that carry results only in
     `component`; imaging reports; medication doses and treatment end dates.
+    **Medications** are recognised by RxNorm code only (never by text): the ingredient codes,
+    plus, for anticoagulants and AIH immunosuppressants, the clinical drugs (SCD) of NLM VSAC
+    value sets. Not recognised: an order coded only with a branded drug (SBD) code, and UDCA or
+    HBV antivirals coded as clinical drugs (no VSAC set found): such a patient reads as "not on"
+    that medication (for anticoagulants, the INR is then used: the conservative direction).
 """
 
 

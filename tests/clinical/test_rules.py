@@ -205,7 +205,24 @@ def test_exclusion_coagulation_inr_boundary(
 
 
 @pytest.mark.parametrize(
-    "anticoagulant", [medication(WARFARIN), medication(APIXABAN), condition("Z79.01")]
+    "anticoagulant",
+    [
+        medication(WARFARIN),
+        medication(APIXABAN),
+        condition("Z79.01"),
+        # clinical drugs, as EHRs code orders (NLM VSAC "Anticoagulant Therapy")
+        medication("855332"),  # warfarin sodium 5 MG Oral Tablet
+        medication("1364445"),  # apixaban 5 MG Oral Tablet
+        medication("854241"),  # 0.8 ML enoxaparin sodium 100 MG/ML Prefilled Syringe
+    ],
+    ids=[
+        "warfarin",
+        "apixaban",
+        "Z79.01",
+        "warfarin-5mg-scd",
+        "apixaban-5mg-scd",
+        "enoxaparin-scd",
+    ],
 )
 def test_inr_not_used_on_anticoagulation(
     engine: ClinicalEngine, anticoagulant: dict[str, Any]
@@ -214,6 +231,14 @@ def test_inr_not_used_on_anticoagulation(
     r = rule(a, "exclusion.coagulation")
     assert r.status is NOT_MET
     assert "anticoagulation" in r.reason
+
+
+def test_an_unverified_code_is_no_longer_an_anticoagulant(engine: ClinicalEngine) -> None:
+    # 1546356 was listed as "dabigatran" from memory; no trustworthy source says what it is
+    # (public code gives it to unrelated drugs), and counting a non-anticoagulant would hide
+    # a raised INR. Removed in clinical-rules-v1/2026-11-25.3.
+    a = evaluate(engine, *masld_candidate(inr=2.6), medication("1546356"))
+    assert status(a, "exclusion.coagulation") is MET
 
 
 def test_stopped_anticoagulant_does_not_count(engine: ClinicalEngine) -> None:
@@ -369,6 +394,20 @@ def test_indication_aih_nonremission(engine: ClinicalEngine) -> None:
     a = evaluate(engine, *aih_patient(medication(AZATHIOPRINE)))
     assert status(a, "indication.aih-nonremission") is MET
     assert a.outcome is Outcome.MEETS_SCREENING_CRITERIA
+
+
+@pytest.mark.parametrize(
+    "drug",
+    [
+        "197388",  # azathioprine 50 MG Oral Tablet
+        "312617",  # prednisone 5 MG Oral Tablet
+        "1244214",  # budesonide 3 MG Delayed Release Oral Capsule
+        "200060",  # mycophenolate mofetil 500 MG Oral Tablet
+    ],
+)
+def test_aih_immunosuppression_coded_as_clinical_drug(engine: ClinicalEngine, drug: str) -> None:
+    a = evaluate(engine, *aih_patient(medication(drug)))
+    assert status(a, "indication.aih-nonremission") is MET
 
 
 def test_aih_without_immunosuppression_does_not_meet(engine: ClinicalEngine) -> None:

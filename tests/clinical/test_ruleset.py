@@ -218,6 +218,7 @@ def test_snomed_verhoeff_rejects_typos(code: str) -> None:
 def test_every_code_carries_a_verification_tag(engine: ClinicalEngine) -> None:
     tags = engine.ruleset.code_verification
     assert tags["http://loinc.org|1742-6"] == "V-src"
-    assert tags["http://www.nlm.nih.gov/research/umls/rxnorm|11289"] == "M"
+    assert tags["http://www.nlm.nih.gov/research/umls/rxnorm|11289"] == "V-src"
+    assert tags["http://loinc.org|5048-4"] == "M"  # no source found yet (2026-11-25)
     assert tags["urn:msc-liver-screening:procedure|msc-infusion"] == "local"
     assert set(tags.values()) <= {"V-pkg", "V-src", "V-syn", "M", "local"}
