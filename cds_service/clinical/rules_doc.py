@@ -89,10 +89,12 @@ AMBIGUITIES = """\
     for PBC/PSC; elastography reliability (IQR/median); Observations that carry results only in
     `component`; imaging reports; medication doses and treatment end dates.
     **Medications** are recognised by RxNorm code only (never by text): the ingredient codes,
-    plus, for anticoagulants and AIH immunosuppressants, the clinical drugs (SCD) of NLM VSAC
-    value sets. Not recognised: an order coded only with a branded drug (SBD) code, and UDCA or
-    HBV antivirals coded as clinical drugs (no VSAC set found): such a patient reads as "not on"
-    that medication (for anticoagulants, the INR is then used: the conservative direction).
+    plus the clinical drugs (SCD) of NLM VSAC value sets for anticoagulants and AIH
+    immunosuppressants, and the single-ingredient clinical and branded drugs (SCD, SBD) of an
+    RxNorm release extract for UDCA and HBV antivirals. Not recognised: branded anticoagulants
+    and AIH drugs (SBD) and combination products (e.g. HIV regimens containing tenofovir or
+    lamivudine): such a patient reads as "not on" that medication, which errs the conservative
+    way (for anticoagulants the INR is then used; without UDCA or an antiviral a path is not met).
 """
 
 

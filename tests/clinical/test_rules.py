@@ -576,6 +576,27 @@ def test_indication_viral_survivor_hbv_on_therapy_with_fibrosis(engine: Clinical
     assert status(a, "indication.viral-survivor") is MET
 
 
+@pytest.mark.parametrize(
+    "antiviral",
+    [
+        "485434",  # entecavir 0.5 MG Oral Tablet
+        "349251",  # tenofovir disoproxil fumarate 300 MG Oral Tablet
+        "1858267",  # tenofovir alafenamide 25 MG Oral Tablet [Vemlidy]
+        "205328",  # lamivudine 100 MG Oral Tablet
+    ],
+)
+def test_hbv_antiviral_coded_as_a_drug_product(engine: ClinicalEngine, antiviral: str) -> None:
+    a = evaluate(
+        engine,
+        condition("B18.1"),
+        lab("hbv-dna", 500, 30),
+        medication(antiviral),
+        condition("K74.02"),
+        *panel(10),
+    )
+    assert status(a, "indication.viral-survivor") is MET
+
+
 def test_viral_survivor_hbv_without_therapy(engine: ClinicalEngine) -> None:
     a = evaluate(
         engine, condition("B18.1"), lab("hbv-dna", 500, 30), condition("K74.02"), *panel(10)
@@ -583,10 +604,12 @@ def test_viral_survivor_hbv_without_therapy(engine: ClinicalEngine) -> None:
     assert status(a, "indication.viral-survivor") is NOT_MET
 
 
-def pbc_patient(alp: float, uln: float = 100, udca_days: int = 300) -> list[dict[str, Any]]:
+def pbc_patient(
+    alp: float, uln: float = 100, udca_days: int = 300, udca: str = URSODIOL
+) -> list[dict[str, Any]]:
     return [
         condition("K74.3"),
-        medication(URSODIOL, start_days=udca_days),
+        medication(udca, start_days=udca_days),
         lab("alp", alp, ref_high=uln),
         *panel(10),
     ]
@@ -604,6 +627,14 @@ def test_pbc_udca_six_months(engine: ClinicalEngine, udca_days: int, expected: S
         status(evaluate(engine, *pbc_patient(250, udca_days=udca_days)), "indication.pbc-udca")
         is expected
     )
+
+
+@pytest.mark.parametrize(
+    "udca",
+    ["858747", "858735"],  # ursodiol 300 MG Oral Capsule; 500 MG Oral Tablet [Urso Forte]
+)
+def test_pbc_udca_coded_as_a_drug_product(engine: ClinicalEngine, udca: str) -> None:
+    assert status(evaluate(engine, *pbc_patient(250, udca=udca)), "indication.pbc-udca") is MET
 
 
 def test_pbc_without_alp_reference_range_is_unknown(engine: ClinicalEngine) -> None:
