@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,18 +51,31 @@ def trust_settings(tmp_path: Path, es384: SigningKey, rs384: SigningKey) -> dict
 
 
 @pytest.fixture
-def secure_app(make_app: MakeApp, settings: Settings, trust_settings: dict[str, Any]) -> Flask:
-    secured = settings.with_overrides(
-        **trust_settings, allowed_fhir_servers=(FHIR_BASE, PRIVATE_FHIR)
-    )
-    authenticator = build_authenticator(secured, None, None, clock=lambda: FROZEN_NOW)
-    return make_app(
-        engine=FakeEngine(),
-        renderer=FakeRenderer(),
-        authenticator=authenticator,
-        **trust_settings,
-        allowed_fhir_servers=(FHIR_BASE, PRIVATE_FHIR),
-    )
+def make_secure_app(
+    make_app: MakeApp, settings: Settings, trust_settings: dict[str, Any]
+) -> Callable[..., Flask]:
+    """The service with real JWT checks (trusted issuer ISS); ``deps`` as for make_app."""
+
+    def build(**deps: Any) -> Flask:
+        secured = settings.with_overrides(
+            **trust_settings, allowed_fhir_servers=(FHIR_BASE, PRIVATE_FHIR)
+        )
+        authenticator = build_authenticator(secured, None, None, clock=lambda: FROZEN_NOW)
+        return make_app(
+            engine=FakeEngine(),
+            renderer=FakeRenderer(),
+            authenticator=authenticator,
+            **trust_settings,
+            allowed_fhir_servers=(FHIR_BASE, PRIVATE_FHIR),
+            **deps,
+        )
+
+    return build
+
+
+@pytest.fixture
+def secure_app(make_secure_app: Callable[..., Flask]) -> Flask:
+    return make_secure_app()
 
 
 @pytest.fixture
@@ -117,17 +130,10 @@ def test_feedback_requires_jwt(client: FlaskClient) -> None:
 
 
 def test_a_refused_hook_call_is_audited_without_reading_the_body(
-    make_app: MakeApp, settings: Settings, trust_settings: dict[str, Any], es384: SigningKey
+    make_secure_app: Callable[..., Flask], es384: SigningKey
 ) -> None:
     sink = RecordingAuditSink()
-    secured = settings.with_overrides(**trust_settings)
-    app = make_app(
-        engine=FakeEngine(),
-        renderer=FakeRenderer(),
-        store=sink,
-        authenticator=build_authenticator(secured, None, None, clock=lambda: FROZEN_NOW),
-        **trust_settings,
-    )
+    app = make_secure_app(store=sink)
     with app.test_client() as c:
         assert post_hook(c, hook_request(standard_data())).status_code == 401
         assert c.post(f"{SERVICE_PATH}/feedback", json={"feedback": []}).status_code == 401

@@ -23,7 +23,7 @@ import json
 import re
 import typing
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -166,9 +166,8 @@ def _declared(path: tuple[str, ...]) -> bool:
     return True
 
 
-def _documents() -> list[tuple[dict[str, Any], datetime]]:
+def _documents(templates: Mapping[str, str]) -> list[tuple[dict[str, Any], datetime]]:
     docs = [(orjson.loads(body), when) for _name, body, when in REQUESTS]
-    templates = LocalPipeline.build(Settings()).templates
     for path in sorted(SYNTHEA_DIR.glob("*.json")) if SYNTHEA_DIR.is_dir() else []:
         bundle = json.loads(path.read_text())
         for pid in patient_ids(bundle):
@@ -186,7 +185,7 @@ def test_every_field_the_service_reads_from_prefetch_is_declared(
     pipeline: LocalPipeline,
 ) -> None:
     reads: dict[tuple[str, ...], set[str]] = defaultdict(set)
-    for document, when in _documents():
+    for document, when in _documents(pipeline.templates):
         document["prefetch"] = {
             key: _record(value, (), reads) for key, value in document["prefetch"].items()
         }
