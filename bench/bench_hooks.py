@@ -1,12 +1,14 @@
 """Hook throughput and latency: the service under its production server vs the floor.
 
 Starts, on loopback only, (1) the service with ``cds-service serve`` (gunicorn, 2 sync
-workers, dev mode so no JWT is needed: JWT verification is NOT part of these figures) and
+workers, dev mode so no JWT is needed: JWT verification is NOT part of these figures),
 (2) the floor (``bench/floor_app.py``: bare Flask under the same gunicorn settings, orjson
-parse, fixed card). Drives each with a bounded load generator (``wrk`` when installed, else
-a threaded ``http.client`` loop) at concurrency 1 and 16 with a realistic hook (1 Patient,
-100 Observations, 10 Conditions; ~140 KiB, full prefetch) and prints hooks/s, p50/p99 and
-the service/floor ratio.
+parse, fixed card) and (3) the ceiling (``bench/ceiling_app.py``: the service with its engine
+and cards answering from a memo, i.e. what everything else in a request allows). Drives each
+with a bounded load generator (``wrk`` when installed, else a threaded ``http.client`` loop)
+at concurrency 1 and 16 with a realistic hook (1 Patient, 100 Observations, 10 Conditions;
+~140 KiB, full prefetch) and prints hooks/s, p50/p99 and the service/floor ratio; then,
+in-process, where one hook's time goes.
 
     .venv/bin/python bench/bench_hooks.py [--duration 8] [--concurrency 1 16]
 
@@ -32,6 +34,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -231,6 +234,94 @@ def stage_timings(body: bytes, repeat: int = 200) -> dict[str, float]:
     }
 
 
+def in_context_costs(body: bytes, repeat: int = 400) -> dict[str, float]:
+    """Whole requests through the WSGI apps in-process (no sockets), best of 5 rounds, µs.
+
+    The service runs as in the served benchmark (dev mode, SQLite audit, access log written
+    to a discarded stream); then with the engine, and then also the cards, replaced by a memo.
+    """
+    import gc
+    import io
+
+    from ceiling_app import create_ceiling_app
+    from floor_app import create_floor_app
+
+    from cds_service.config import Settings
+    from cds_service.web.server import tune_gc
+
+    def environ() -> dict[str, Any]:
+        return {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": HOOK_PATH,
+            "SERVER_NAME": LOOPBACK,
+            "SERVER_PORT": "8080",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "wsgi.errors": io.StringIO(),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": "application/json",
+            "REMOTE_ADDR": LOOPBACK,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+
+    def timed(wsgi: Any) -> float:
+        def one() -> None:
+            statuses: list[str] = []
+            answer = wsgi(environ(), lambda status, headers, exc=None: statuses.append(status))
+            b"".join(answer)
+            getattr(answer, "close", lambda: None)()
+            if not statuses[0].startswith("200"):
+                raise RuntimeError(f"in-process hook answered {statuses[0]}")
+
+        for _ in range(50):  # warm-up, freeze and GC threshold, as the served workers do
+            one()
+        gc.collect()
+        gc.freeze()
+        thresholds = gc.get_threshold()
+        tune_gc()
+        rounds = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(repeat // 5):
+                one()
+            rounds.append((time.perf_counter() - t0) / (repeat // 5) * 1e6)
+        gc.set_threshold(*thresholds)
+        gc.unfreeze()
+        return min(rounds)
+
+    tmp = Path(tempfile.mkdtemp(prefix="cds-bench-inproc-"))
+    saved_stderr = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)  # the access log goes somewhere, as in the served benchmark
+    try:
+        results = {"floor (bare Flask, orjson, fixed card)": timed(create_floor_app().wsgi_app)}
+        for label, memo in (
+            ("service", ()),
+            ("service, engine memoised", ("engine",)),
+            ("service, engine and cards memoised", ("engine", "cards")),
+        ):
+            settings = Settings(
+                dev_mode=True, log_level="INFO", sqlite_path=str(tmp / f"{len(memo)}.sqlite3")
+            )
+            app = create_ceiling_app(settings, memo)
+            try:
+                results[label] = timed(app.wsgi_app)
+            finally:
+                state = app.extensions["cds_service"]
+                if state.store is not None:
+                    state.store.close()
+                state.executor.shutdown()
+    finally:
+        os.dup2(saved_stderr, 2)
+        os.close(saved_stderr)
+        os.close(devnull)
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
 def report(r: Result) -> None:
     print(
         f"  {r.name:19s} c={r.concurrency:<3d} {r.hooks_per_s:8.0f} hooks/s  "
@@ -305,7 +396,7 @@ def main() -> int:
         CDS_LOG_LEVEL=env.get("CDS_LOG_LEVEL", "INFO"),
         CDS_ALLOWED_FHIR_SERVERS=fhir.base_url,
     )
-    service_port, floor_port = free_port(), free_port()
+    service_port, floor_port, ceiling_port = free_port(), free_port(), free_port()
     servers = {
         "service": Server(
             "service",
@@ -321,6 +412,20 @@ def main() -> int:
             service_port,
             env,
             tmp / "service.log",
+        ),
+        "ceiling": Server(
+            "ceiling",
+            [
+                sys.executable,
+                str(ROOT / "bench" / "ceiling_app.py"),
+                "--port",
+                str(ceiling_port),
+                "--workers",
+                str(args.workers),
+            ],
+            ceiling_port,
+            {**env, "CDS_SQLITE_PATH": str(tmp / "ceiling.sqlite3")},
+            tmp / "ceiling.log",
         ),
         "floor": Server(
             "floor",
@@ -394,7 +499,7 @@ def main() -> int:
                     + "; ".join(c["summary"] for c in cards)
                 )
         for concurrency in args.concurrency:
-            for name in ("floor", "service"):
+            for name in ("floor", "service", "ceiling"):
                 server = servers[name]
                 r = measure(name, server.port, body_file, body, concurrency)
                 results.append(r)
@@ -422,22 +527,29 @@ def main() -> int:
 
     print(
         "\n| concurrency | service hooks/s | floor hooks/s | ratio "
-        "| service p50 / p99 ms | floor p50 / p99 ms |"
+        "| service p50 / p99 ms | floor p50 / p99 ms | ceiling hooks/s | ceiling ratio |"
     )
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     ok = True
     for concurrency in args.concurrency:
-        s = next(r for r in results if r.name == "service" and r.concurrency == concurrency)
-        f = next(r for r in results if r.name == "floor" and r.concurrency == concurrency)
+        s, f, c = (
+            next(r for r in results if r.name == name and r.concurrency == concurrency)
+            for name in ("service", "floor", "ceiling")
+        )
         ratio = s.hooks_per_s / f.hooks_per_s
         print(
             f"| {concurrency} | {s.hooks_per_s:.0f} | {f.hooks_per_s:.0f} | {ratio:.2f} | "
-            f"{s.p50_ms:.2f} / {s.p99_ms:.2f} | {f.p50_ms:.2f} / {f.p99_ms:.2f} |"
+            f"{s.p50_ms:.2f} / {s.p99_ms:.2f} | {f.p50_ms:.2f} / {f.p99_ms:.2f} | "
+            f"{c.hooks_per_s:.0f} | {c.hooks_per_s / f.hooks_per_s:.2f} |"
         )
         ok &= ratio >= 0.7 and s.errors == 0
         if concurrency == 1:
             ok &= s.p99_ms < 15
-    extra = [r for r in results if r.name not in {"service", "floor"}]
+    print(
+        "ceiling = the service with the engine and the cards answering from a memo "
+        "(bench/ceiling_app.py): what the rest of the request allows."
+    )
+    extra = [r for r in results if r.name not in {"service", "floor", "ceiling"}]
     if extra:
         print(
             f"\nother configurations (sync = {args.workers} sync workers; gthread = "
@@ -459,6 +571,22 @@ def main() -> int:
         print("|---|---|")
         for stage, micros in stage_timings(body).items():
             print(f"| {stage} | {micros:.0f} |")
+        whole = in_context_costs(body)
+        floor_us = whole["floor (bare Flask, orjson, fixed card)"]
+        print("\nin-process, whole requests through the WSGI apps, no sockets (best of 5 rounds):")
+        print("| request | µs |")
+        print("|---|---|")
+        for label, micros in whole.items():
+            print(f"| {label} | {micros:.0f} |")
+        service_us = whole["service"]
+        engine_us = service_us - whole["service, engine memoised"]
+        cards_us = whole["service, engine memoised"] - whole["service, engine and cards memoised"]
+        print(
+            f"in context: the engine costs {engine_us:.0f} µs and the cards {cards_us:.0f} µs "
+            f"(timed alone above: less). At 0.7x the floor's throughput a service request may "
+            f"take floor / 0.7 = {floor_us / 0.7:.0f} µs in-process, plus 0.43x what the server "
+            f"adds per request; it takes {service_us:.0f} µs."
+        )
     print(
         "\ntargets (>= 0.7x floor throughput, p99 < 15 ms at c=1, no errors): "
         + ("met" if ok else "NOT met")

@@ -1,7 +1,10 @@
 """The floor: a bare Flask app under the same gunicorn settings as the service.
 
 It only parses the hook body with orjson and returns a fixed card: no validation, no
-rules, no logging. ``python bench/floor_app.py --port 8091``.
+rules, no logging. Its workers are tuned as the service's are (warm-up, ``gc.freeze()``,
+the same young-generation GC threshold), so the comparison is of the work per request.
+
+    python bench/floor_app.py --port 8091
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import orjson
 from flask import Flask, Response, request
 
 from cds_service.config import Settings
-from cds_service.web.server import GunicornServer, gunicorn_options
+from cds_service.web.server import GunicornServer, gunicorn_options, tune_gc
 
 FIXED = orjson.dumps(
     {
@@ -42,10 +45,11 @@ def create_floor_app() -> Flask:
 
 
 def _freeze(worker: Any) -> None:
-    with worker.wsgi.test_client() as c:  # same warm-up + freeze as the service
+    with worker.wsgi.test_client() as c:  # same warm-up, freeze and GC threshold as the service
         c.post("/cds-services/x", data=b"{}", content_type="application/json")
     gc.collect()
     gc.freeze()
+    tune_gc()
 
 
 def main() -> None:
