@@ -3,9 +3,10 @@
 #   docker build -t msc-liver-screening .
 #   docker run -p 8080:8080 -e CDS_TRUST_FILE=/config/trust.yaml \
 #     -e CDS_ALLOWED_FHIR_SERVERS=https://fhir.example.org/r4 -v $PWD/config:/config:ro \
-#     msc-liver-screening
-# (Not built in the project's CI machine, which has no Docker engine: scripts/check_image.py
-#  repeats these steps without Docker, and CI runs it.)
+#     -v cds-data:/data msc-liver-screening
+# CI builds and runs it with scripts/check_docker.py (where Docker Hub is out of reach, on a
+# stand-in base image passed as PYTHON_IMAGE); scripts/check_image.py repeats the steps
+# without Docker.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 

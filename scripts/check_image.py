@@ -1,7 +1,8 @@
 """Run the Dockerfile's steps without Docker, to check the image would build and serve.
 
-The build machine has no Docker engine, so ``docker build`` is never run here. This script
-reads the Dockerfile and repeats what each stage does, as closely as a plain machine can:
+For machines without a Docker engine (CI also builds the image for real with
+scripts/check_docker.py). This script reads the Dockerfile and repeats what each stage
+does, as closely as a plain machine can:
 
 1. build stage: copy exactly the files the build stage COPYs into an empty folder, and
    ``python -m pip wheel --wheel-dir wheels .`` there (the service and every dependency);
