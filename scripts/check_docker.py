@@ -20,8 +20,10 @@ Needs a running Docker engine (``.ci/run`` installs and starts one). Steps:
    exit code 0, and the audit rows it wrote are in its ``/data`` volume afterwards.
 
 Containers share the host's network (the engine here runs without bridge networking) and
-listen on free loopback ports. Everything it creates is removed at the end except the
-stand-in base image, which later runs reuse. Usage: ``python scripts/check_docker.py``;
+listen on free loopback ports. Its containers, volume and tagged image are removed at the
+end; the stand-in base image stays for later runs, and so does the build stage's untagged
+image (``docker image prune`` removes it; the script does not, since it would remove every
+other untagged image too). Usage: ``python scripts/check_docker.py``;
 exit 0 when every step passes.
 """
 
@@ -154,6 +156,13 @@ def build_standin() -> None:
             raise CheckFailedError(f"docker import failed: {imported.stderr[-1000:]}")
 
 
+def start(tag: str, *options: str, port: int | None = None) -> tuple[str, str]:
+    """Start a container of ``tag`` on the host's network; its id and base URL."""
+    port = port or free_port()
+    container = docker("run", "-d", "--network", "host", "-e", f"CDS_PORT={port}", *options, tag)
+    return container, f"http://127.0.0.1:{port}"
+
+
 def wait_for(what: str, probe: Any, timeout: float = 90) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -237,23 +246,8 @@ def main() -> int:
         check(results, "image exposes 8080", "8080/tcp" in (config.get("ExposedPorts") or {}))
 
         # 4. the image's defaults: no trust file
-        port = free_port()
-        containers.append(
-            docker(
-                "run",
-                "-d",
-                "--network",
-                "host",
-                "-e",
-                f"CDS_PORT={port}",
-                "--health-interval",
-                "2s",
-                "--health-start-period",
-                "0s",
-                tag,
-            )
-        )
-        base_url = f"http://127.0.0.1:{port}"
+        container, base_url = start(tag, "--health-interval", "2s", "--health-start-period", "0s")
+        containers.append(container)
         wait_for("/healthz", lambda: get(f"{base_url}/healthz") == 200)
         check(results, "/readyz answers 200", get(f"{base_url}/readyz") == 200)
         uid = docker("exec", containers[0], "id", "-u")
@@ -276,26 +270,19 @@ def main() -> int:
         # 5. with a trust file, as in README's docker run
         config_dir, token = trust_folder(work)
         port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        containers.append(
-            docker(
-                "run",
-                "-d",
-                "--network",
-                "host",
-                "-e",
-                f"CDS_PORT={port}",
-                "-e",
-                "CDS_TRUST_FILE=/config/trust.json",
-                "-e",
-                f"CDS_PUBLIC_BASE_URL={base_url}",
-                "-v",
-                f"{config_dir}:/config:ro",
-                "-v",
-                f"{volume}:/data",
-                tag,
-            )
+        container, base_url = start(
+            tag,
+            "-e",
+            "CDS_TRUST_FILE=/config/trust.json",
+            "-e",
+            f"CDS_PUBLIC_BASE_URL=http://127.0.0.1:{port}",
+            "-v",
+            f"{config_dir}:/config:ro",
+            "-v",
+            f"{volume}:/data",
+            port=port,
         )
+        containers.append(container)
         wait_for("/readyz with a trust file", lambda: get(f"{base_url}/readyz") == 200)
         status, _ = call(f"{base_url}/cds-services", token(f"{base_url}/cds-services"))
         check(results, "discovery answers a signed JWT (200)", status == 200)

@@ -36,32 +36,29 @@ def _wanted() -> bool:
     return _set("CI", "CDS_TEST_IMAGE")
 
 
-@pytest.mark.skipif(not _set("CI", "CDS_TEST_DOCKER"), reason="set CDS_TEST_DOCKER=1 (runs in CI)")
-def test_docker_builds_the_image_and_its_containers_serve() -> None:
+def run_check(script: str, timeout: float) -> list[str]:
+    """Run ``scripts/<script>``; its ``== `` step lines, after asserting it passed."""
     run = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "check_docker.py")],
+        [sys.executable, str(REPO_ROOT / "scripts" / script)],
         capture_output=True,
         text=True,
-        timeout=3000,
+        timeout=timeout,
         check=False,
     )
     steps = [line for line in run.stdout.splitlines() if line.startswith("== ")]
     assert run.returncode == 0, "\n".join(steps) + "\n" + run.stderr[-3000:]
+    assert not any("FAIL" in line for line in steps)
+    return steps
+
+
+@pytest.mark.skipif(not _set("CI", "CDS_TEST_DOCKER"), reason="set CDS_TEST_DOCKER=1 (runs in CI)")
+def test_docker_builds_the_image_and_its_containers_serve() -> None:
+    steps = run_check("check_docker.py", timeout=3000)
     assert any(line.startswith("== ok   docker build") for line in steps)
     assert "== ok   the hook answers the example request with the meets-criteria card" in steps
-    assert not any("FAIL" in line for line in steps)
 
 
 @pytest.mark.skipif(not _wanted(), reason="set CDS_TEST_IMAGE=1 to run (runs in CI)")
 def test_the_image_steps_build_install_and_serve() -> None:
-    run = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "scripts" / "check_image.py")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    steps = [line for line in run.stdout.splitlines() if line.startswith("== ")]
-    assert run.returncode == 0, "\n".join(steps) + "\n" + run.stderr[-3000:]
+    steps = run_check("check_image.py", timeout=900)
     assert "== ok   HEALTHCHECK exits 0" in steps
-    assert not any("FAIL" in line for line in steps)
