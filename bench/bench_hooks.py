@@ -309,6 +309,8 @@ def in_context_costs(body: bytes, repeat: int = 400) -> dict[str, float]:
             app = create_ceiling_app(settings, memo)
             try:
                 results[label] = timed(app.wsgi_app)
+                if len(memo) == 2:
+                    results.update(_without_log_and_depth_check(label, app, timed))
             finally:
                 state = app.extensions["cds_service"]
                 if state.store is not None:
@@ -319,6 +321,29 @@ def in_context_costs(body: bytes, repeat: int = 400) -> dict[str, float]:
         os.close(saved_stderr)
         os.close(devnull)
         shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def _without_log_and_depth_check(label: str, app: Any, timed: Any) -> dict[str, float]:
+    """The ceiling again without its access-log line, then also without the depth check.
+
+    Measuring instruments only: logging is switched off process-wide and the parser's depth
+    check is swapped for a stub for the length of the timing, then both are put back.
+    """
+    import logging
+
+    import cds_service.hooks.request as parsing
+
+    results: dict[str, float] = {}
+    check = parsing.nesting_exceeds
+    logging.disable(logging.CRITICAL)
+    try:
+        results[f"{label}, no access log"] = timed(app.wsgi_app)
+        parsing.nesting_exceeds = lambda raw, limit: False
+        results[f"{label}, no access log, no depth check"] = timed(app.wsgi_app)
+    finally:
+        parsing.nesting_exceeds = check
+        logging.disable(logging.NOTSET)
     return results
 
 
@@ -579,13 +604,24 @@ def main() -> int:
         for label, micros in whole.items():
             print(f"| {label} | {micros:.0f} |")
         service_us = whole["service"]
+        ceiling_us = whole["service, engine and cards memoised"]
+        bare_us = whole["service, engine and cards memoised, no access log, no depth check"]
         engine_us = service_us - whole["service, engine memoised"]
-        cards_us = whole["service, engine memoised"] - whole["service, engine and cards memoised"]
+        cards_us = whole["service, engine memoised"] - ceiling_us
+        served = {
+            r.concurrency: r.hooks_per_s for r in results if r.name == "floor"
+        }  # the server's own cost per request: served floor time minus in-process floor time
+        server_us = max(0.0, 1e6 / served[1] - floor_us) if 1 in served else 0.0
+        allowed_us = (floor_us + server_us) / 0.7 - server_us
         print(
             f"in context: the engine costs {engine_us:.0f} µs and the cards {cards_us:.0f} µs "
             f"(timed alone above: less). At 0.7x the floor's throughput a service request may "
-            f"take floor / 0.7 = {floor_us / 0.7:.0f} µs in-process, plus 0.43x what the server "
-            f"adds per request; it takes {service_us:.0f} µs."
+            f"take about {allowed_us:.0f} µs in-process (floor {floor_us:.0f} µs, plus "
+            f"{server_us:.0f} µs the server adds per request at 1 connection, divided by 0.7, "
+            f"minus that server cost again); it takes {service_us:.0f} µs. Without rules and "
+            f"cards it takes {ceiling_us:.0f} µs; without its access log and depth check too, "
+            f"{bare_us:.0f} µs, which would leave {allowed_us - bare_us:.0f} µs for the engine "
+            f"and the cards together (they take {engine_us + cards_us:.0f} µs)."
         )
     print(
         "\ntargets (>= 0.7x floor throughput, p99 < 15 ms at c=1, no errors): "

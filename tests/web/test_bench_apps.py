@@ -121,5 +121,14 @@ def test_in_process_costs_are_measured_for_every_variant() -> None:
         "service",
         "service, engine memoised",
         "service, engine and cards memoised",
+        "service, engine and cards memoised, no access log",
+        "service, engine and cards memoised, no access log, no depth check",
     }
     assert all(micros > 0 for micros in costs.values())
+    # the instruments put back what they switched off
+    import logging
+
+    import cds_service.hooks.request as parsing
+
+    assert not logging.root.manager.disable
+    assert parsing.nesting_exceeds(b"[[[]]]", 2)
