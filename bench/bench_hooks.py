@@ -422,70 +422,29 @@ def main() -> int:
         CDS_ALLOWED_FHIR_SERVERS=fhir.base_url,
     )
     service_port, floor_port, ceiling_port = free_port(), free_port(), free_port()
+
+    def served(name: str, port: int, *options: str) -> Server:
+        """The service itself under ``cds-service serve`` (dev mode, loopback)."""
+        command = [str(exe / "cds-service"), "serve", "--dev", "--host", LOOPBACK]
+        return Server(
+            name, [*command, "--port", str(port), *options], port, env, tmp / f"{name}.log"
+        )
+
+    def bench_app(name: str, port: int, server_env: dict[str, str]) -> Server:
+        """``bench/<name>_app.py`` under the same gunicorn settings and worker count."""
+        script = str(ROOT / "bench" / f"{name}_app.py")
+        command = [sys.executable, script, "--port", str(port), "--workers", str(args.workers)]
+        return Server(name, command, port, server_env, tmp / f"{name}.log")
+
     servers = {
-        "service": Server(
-            "service",
-            [
-                str(exe / "cds-service"),
-                "serve",
-                "--dev",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(service_port),
-            ],
-            service_port,
-            env,
-            tmp / "service.log",
+        "service": served("service", service_port),
+        "ceiling": bench_app(
+            "ceiling", ceiling_port, {**env, "CDS_SQLITE_PATH": str(tmp / "ceiling.sqlite3")}
         ),
-        "ceiling": Server(
-            "ceiling",
-            [
-                sys.executable,
-                str(ROOT / "bench" / "ceiling_app.py"),
-                "--port",
-                str(ceiling_port),
-                "--workers",
-                str(args.workers),
-            ],
-            ceiling_port,
-            {**env, "CDS_SQLITE_PATH": str(tmp / "ceiling.sqlite3")},
-            tmp / "ceiling.log",
-        ),
-        "floor": Server(
-            "floor",
-            [
-                sys.executable,
-                str(ROOT / "bench" / "floor_app.py"),
-                "--port",
-                str(floor_port),
-                "--workers",
-                str(args.workers),
-            ],
-            floor_port,
-            env,
-            tmp / "floor.log",
-        ),
+        "floor": bench_app("floor", floor_port, env),
     }
     if args.gthread_threads > 0:
-        gthread_port = free_port()
-        servers["gthread"] = Server(
-            "gthread",
-            [
-                str(exe / "cds-service"),
-                "serve",
-                "--dev",
-                "--host",
-                LOOPBACK,
-                "--port",
-                str(gthread_port),
-                "--threads",
-                str(args.gthread_threads),
-            ],
-            gthread_port,
-            env,
-            tmp / "gthread.log",
-        )
+        servers["gthread"] = served("gthread", free_port(), "--threads", str(args.gthread_threads))
 
     def measure(name: str, port: int, path: Path, payload: bytes, concurrency: int) -> Result:
         """Best of ``--repeat`` runs: other jobs on a shared machine only ever slow a run down."""
