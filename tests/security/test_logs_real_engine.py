@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from tests.conftest import FHIR_BASE, FROZEN_NOW, MakeApp
 from tests.web.conftest import FakeFhirServer, post_hook
 
 from .keys import SigningKey, jwks_of, mint, write_trust
-from .test_web_security import CaptureAll
+from .test_web_security import CaptureAll, capture_every_logger
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "hook-requests"
 PUBLIC = "https://cds.example.org"
@@ -61,23 +60,8 @@ def real_app(make_app: MakeApp, settings: Settings, tmp_path: Path, es384: Signi
 
 @pytest.fixture
 def capture() -> Iterator[CaptureAll]:
-    handler = CaptureAll()
-    loggers = [logging.getLogger()] + [
-        logger
-        for logger in logging.Logger.manager.loggerDict.values()
-        if isinstance(logger, logging.Logger)
-    ]
-    saved = [(logger, logger.level) for logger in loggers]
-    for logger in loggers:
-        logger.addHandler(handler)
-        if logger.name.startswith("cds_service"):
-            logger.setLevel(logging.DEBUG)
-    try:
+    with capture_every_logger() as handler:
         yield handler
-    finally:
-        for logger, level in saved:
-            logger.removeHandler(handler)
-            logger.setLevel(level)
 
 
 def test_real_engine_logs_no_token_jwt_lab_value_or_patient_id(

@@ -7,6 +7,7 @@ any log output.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -451,17 +452,15 @@ class CaptureAll(logging.Handler):
         self.lines.append(f"{text} {extras!r}")
 
 
-def test_no_token_jwt_or_lab_value_in_any_log_output(
-    secure_app: Flask,
-    es384: SigningKey,
-    no_network: responses.RequestsMock,
-    capfd: pytest.CaptureFixture[str],
-) -> None:
-    # Every logger gets the capturing handler; the service's own loggers are turned up to
-    # DEBUG (an operator may set CDS_LOG_LEVEL=DEBUG); third-party loggers keep the levels
-    # the service runs with (turning SQLAlchemy's engine logger up to INFO would print SQL
-    # parameters: see docs/security.md).
-    capture = CaptureAll()
+@contextlib.contextmanager
+def capture_every_logger() -> Iterator[CaptureAll]:
+    """A :class:`CaptureAll` on every logger, the service's own turned up to DEBUG.
+
+    The service's loggers go to DEBUG (an operator may set CDS_LOG_LEVEL=DEBUG); third-party
+    loggers keep the levels the service runs with (turning SQLAlchemy's engine logger up to
+    INFO would print SQL parameters: see docs/security.md).
+    """
+    handler = CaptureAll()
     loggers = [logging.getLogger()] + [
         logger
         for logger in logging.Logger.manager.loggerDict.values()
@@ -469,34 +468,43 @@ def test_no_token_jwt_or_lab_value_in_any_log_output(
     ]
     saved = [(logger, logger.level) for logger in loggers]
     for logger in loggers:
-        logger.addHandler(capture)
+        logger.addHandler(handler)
         if logger.name.startswith("cds_service"):
             logger.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        for logger, level in saved:
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+
+def test_no_token_jwt_or_lab_value_in_any_log_output(
+    secure_app: Flask,
+    es384: SigningKey,
+    no_network: responses.RequestsMock,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
     no_network.get(f"{FHIR_BASE}/Observation", json=lab_data()["observations"])
     no_network.get(f"{FHIR_BASE}/Patient/pat-1", json=patient())
     tokens: list[str] = []
-    try:
-        with secure_app.test_client() as c:
-            for body in (
-                hook_request(lab_data()),  # full prefetch with lab values
-                hook_request(without_observations() | {"observations": None}),
-                hook_request({"patient": patient()}),  # fetched from the FHIR server
-                hook_request(lab_data(), fhir_server="https://unlisted.example/fhir"),
-            ):
-                headers = auth(es384)
-                tokens.append(headers["Authorization"].split()[1])
-                post_hook(c, body, headers=headers)
-            # refused tokens are logged as failures: still without the token
-            bad = mint(make_key("ES384"), iss=ISS, aud=f"{PUBLIC}{SERVICE_PATH}", now=FROZEN_NOW)
-            tokens.append(bad)
-            post_hook(c, hook_request(lab_data()), headers={"Authorization": f"Bearer {bad}"})
-            post_hook(c, hook_request(lab_data()), headers={"Authorization": f"Bearer {tokens[0]}"})
-            post_hook(c, b'{"broken": ', headers=auth(es384))
-            c.get("/cds-services", headers=auth(es384, "/cds-services"))
-    finally:
-        for logger, level in saved:
-            logger.removeHandler(capture)
-            logger.setLevel(level)
+    with capture_every_logger() as capture, secure_app.test_client() as c:
+        for body in (
+            hook_request(lab_data()),  # full prefetch with lab values
+            hook_request(without_observations() | {"observations": None}),
+            hook_request({"patient": patient()}),  # fetched from the FHIR server
+            hook_request(lab_data(), fhir_server="https://unlisted.example/fhir"),
+        ):
+            headers = auth(es384)
+            tokens.append(headers["Authorization"].split()[1])
+            post_hook(c, body, headers=headers)
+        # refused tokens are logged as failures: still without the token
+        bad = mint(make_key("ES384"), iss=ISS, aud=f"{PUBLIC}{SERVICE_PATH}", now=FROZEN_NOW)
+        tokens.append(bad)
+        post_hook(c, hook_request(lab_data()), headers={"Authorization": f"Bearer {bad}"})
+        post_hook(c, hook_request(lab_data()), headers={"Authorization": f"Bearer {tokens[0]}"})
+        post_hook(c, b'{"broken": ', headers=auth(es384))
+        c.get("/cds-services", headers=auth(es384, "/cds-services"))
     stdout, stderr = capfd.readouterr()
     everything = "\n".join(capture.lines) + stdout + stderr
     assert capture.lines, "nothing was logged: the capture is broken"
