@@ -47,7 +47,12 @@ def _rendered_patient(assessment: Any, patient_id: str, uuid_factory: object) ->
     return patient_id
 
 
-def create_ceiling_app(settings: Any, memoise: tuple[str, ...] = ("engine", "cards")) -> Any:
+def create_ceiling_app(
+    settings: Any, memoise: tuple[str, ...] = ("engine", "cards"), deps: Any = None
+) -> Any:
+    """The service with the named parts memoised; other dependencies from ``deps``."""
+    import dataclasses
+
     from cds_service.app import create_app, load_engine, load_renderer
     from cds_service.deps import Dependencies
 
@@ -57,7 +62,8 @@ def create_ceiling_app(settings: Any, memoise: tuple[str, ...] = ("engine", "car
         engine = Memo(engine, "evaluate", _evaluated_patient)
     if "cards" in memoise:
         renderer = Memo(renderer, "render", _rendered_patient)
-    return create_app(settings, Dependencies(engine=engine, renderer=renderer))
+    base = deps if deps is not None else Dependencies()
+    return create_app(settings, dataclasses.replace(base, engine=engine, renderer=renderer))
 
 
 def main() -> None:

@@ -79,11 +79,14 @@ def test_ceiling_answers_what_the_service_answers(tmp_path: Path) -> None:
     from ceiling_app import create_ceiling_app
 
     from cds_service.app import create_app
+    from cds_service.deps import Dependencies
+    from tests.conftest import FROZEN_NOW
 
     body = EXAMPLE.read_bytes()
     settings = Settings(dev_mode=True, sqlite_path=str(tmp_path / "audit.sqlite3"))
-    real = post(create_app(settings), body)
-    ceiling = create_ceiling_app(settings)
+    deps = Dependencies(clock=lambda: FROZEN_NOW)  # the card states when it was evaluated
+    real = post(create_app(settings, deps), body)
+    ceiling = create_ceiling_app(settings, deps=deps)
     first, again = post(ceiling, body), post(ceiling, body)
     assert real.status_code == first.status_code == again.status_code == 200
     assert without_uuids(first.json["cards"]) == without_uuids(real.json["cards"])
